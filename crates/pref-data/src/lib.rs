@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod battles;
+pub mod error;
+pub mod io;
+pub mod jsonl;
+pub mod loaders;
+pub mod npy;
+#[cfg(feature = "parquet")]
+mod parquet_io;
+pub mod paths;
+pub mod records;
+pub mod run;
+
+pub use battles::BattleTable;
+pub use error::{Error, Location, Result};
+pub use io::{detect_format, read_records, write_json_atomic, write_records, Format, TableRecord};
+pub use jsonl::{read_jsonl, write_jsonl, JsonlReader, JsonlWriter};
+pub use npy::{ActivationMatrix, Matrix};
+pub use records::{
+    Battle, Choice, Comparison, FieldError, LoggedSample, Order, PairCounts, Record, Task, Winner,
+};
+pub use run::{record_id, write_atomic, RecordLog, RunDir};

@@ -1,0 +1,349 @@
+//! Run directories (DESIGN §5): `runs/<study>/<run-id>/` with a resolved
+//! `config.toml`, append-only `records/*.jsonl` keyed by deterministic ids,
+//! and final files written atomically (temp file + rename).
+//!
+//! A run killed at any moment resumes with nothing lost and nothing
+//! duplicated: [`RecordLog::open`] reads what is done, repairs a last line cut
+//! short by the kill, and [`RecordLog::append`] refuses an id it already holds.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::jsonl::{parse_value, LineReader};
+
+/// Deterministic record id: the first 32 hex digits of sha256 over the parts
+/// (separated by an ASCII unit separator so `("ab","c")` ≠ `("a","bc")`).
+pub fn record_id<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update([0x1f]);
+        }
+        h.update(p.as_ref().as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Runs `write` on a temporary sibling of `path`, then renames it into place.
+/// Readers see either the old file or the complete new one, never a partial one.
+pub fn with_atomic_path<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&Path) -> Result<()>,
+{
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = tmp_path(path);
+    match write(&tmp) {
+        Ok(()) => fs::rename(&tmp, path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(path, e)
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    with_atomic_path(path, |tmp| {
+        let mut f = File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(tmp, e))
+    })
+}
+
+/// A run directory `runs/<study>/<run-id>/`.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// Conventional location: `<base>/<study>/<run_id>`.
+    pub fn path_for(base: &Path, study: &str, run_id: &str) -> PathBuf {
+        base.join(study).join(run_id)
+    }
+
+    /// Creates a new run directory and writes its resolved `config.toml`.
+    ///
+    /// Fails if the directory already holds a `config.toml` (resume it instead).
+    pub fn create<C: Serialize>(root: impl AsRef<Path>, config: &C) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        let cfg = root.join("config.toml");
+        if cfg.exists() {
+            return Err(Error::format(
+                &root,
+                "run directory already exists (it has a config.toml): resume it, or choose another --out",
+            ));
+        }
+        for d in [root.clone(), root.join("records"), root.join("plots")] {
+            fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        }
+        let text = toml::to_string_pretty(config)
+            .map_err(|e| Error::format(&cfg, format!("cannot serialise config: {e}")))?;
+        write_atomic(&cfg, text.as_bytes())?;
+        Ok(Self { root })
+    }
+
+    /// Opens an existing run directory (to resume it or show its status).
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        let cfg = root.join("config.toml");
+        if !cfg.is_file() {
+            return Err(Error::format(&root, "not a run directory (no config.toml)"));
+        }
+        for d in [root.join("records"), root.join("plots")] {
+            fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        }
+        Ok(Self { root })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Reads and parses `config.toml`.
+    pub fn config<C: DeserializeOwned>(&self) -> Result<C> {
+        let path = self.root.join("config.toml");
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| 1 + text[..s.start].matches('\n').count() as u64)
+                .unwrap_or(0);
+            Error::record(&path, line, None, e.message().to_string())
+        })
+    }
+
+    /// Path of a record log `records/<name>.jsonl`.
+    pub fn records_path(&self, name: &str) -> PathBuf {
+        self.root.join("records").join(format!("{name}.jsonl"))
+    }
+
+    /// Opens (creating if needed) the record log `records/<name>.jsonl`.
+    pub fn records<T: Serialize + DeserializeOwned>(&self, name: &str) -> Result<RecordLog<T>> {
+        RecordLog::open(self.records_path(name))
+    }
+
+    /// The plots directory.
+    pub fn plots_dir(&self) -> PathBuf {
+        self.root.join("plots")
+    }
+
+    /// Writes a final JSON file (e.g. `results.json`) atomically.
+    pub fn write_json<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<PathBuf> {
+        let path = self.root.join(name);
+        crate::io::write_json_atomic(&path, value)?;
+        Ok(path)
+    }
+
+    /// Writes a final text file (e.g. `report.md`) atomically.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let path = self.root.join(name);
+        write_atomic(&path, text.as_bytes())?;
+        Ok(path)
+    }
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+/// An append-only JSON Lines log of records, each keyed by a deterministic id.
+///
+/// Every line is `{"id": "<id>", <the record's fields>}`, so the file can be
+/// read as plain records by any JSON Lines tool.
+pub struct RecordLog<T> {
+    path: PathBuf,
+    file: File,
+    entries: Vec<(String, T)>,
+    index: HashMap<String, usize>,
+    repaired_bytes: u64,
+    line: Vec<u8>,
+    _t: PhantomData<T>,
+}
+
+impl<T: Serialize + DeserializeOwned> RecordLog<T> {
+    /// Opens a log, loading every complete record already in it.
+    ///
+    /// A last line cut short by a killed writer is removed from the file (and
+    /// counted in [`RecordLog::repaired_bytes`]); a bad line anywhere else, or a
+    /// repeated id, is an error: the log is never silently rewritten.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let mut entries = Vec::new();
+        let mut index = HashMap::new();
+        let mut good_len = 0u64;
+        let mut repaired_bytes = 0u64;
+        let mut needs_newline = false;
+        if path.exists() {
+            let total = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            good_len = total;
+            let mut lines = LineReader::open(&path)?;
+            while let Some(l) = lines.next_line()? {
+                let parsed = parse_value::<IdOnly>(&path, l.line, l.bytes, l.unterminated)
+                    .and_then(|id| {
+                        let rec = parse_value::<T>(&path, l.line, l.bytes, l.unterminated)?;
+                        Ok((id.id, rec))
+                    });
+                match parsed {
+                    Ok((id, rec)) => {
+                        if index.contains_key(&id) {
+                            return Err(Error::record(
+                                &path,
+                                l.line,
+                                Some("id".into()),
+                                format!("duplicate record id `{id}`"),
+                            ));
+                        }
+                        index.insert(id.clone(), entries.len());
+                        entries.push((id, rec));
+                        needs_newline = l.unterminated;
+                    }
+                    Err(Error::Truncated { .. }) => {
+                        good_len = l.start_offset;
+                        repaired_bytes = total - l.start_offset;
+                        tracing::warn!(
+                            "{}:{}: dropping a last line cut short by a killed writer ({} bytes)",
+                            path.display(),
+                            l.line,
+                            repaired_bytes
+                        );
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        if repaired_bytes > 0 {
+            file.set_len(good_len).map_err(|e| Error::io(&path, e))?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
+        if needs_newline && repaired_bytes == 0 {
+            file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Self {
+            path,
+            file,
+            entries,
+            index,
+            repaired_bytes,
+            line: Vec::with_capacity(256),
+            _t: PhantomData,
+        })
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of a truncated last line removed on open (0 when the log was intact).
+    pub fn repaired_bytes(&self) -> u64 {
+        self.repaired_bytes
+    }
+
+    /// Whether a record with this id is already in the log.
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// The record with this id.
+    pub fn get(&self, id: &str) -> Option<&T> {
+        self.index.get(id).map(|&i| &self.entries[i].1)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the log holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All `(id, record)` pairs in file order.
+    pub fn entries(&self) -> &[(String, T)] {
+        &self.entries
+    }
+
+    /// The records in file order.
+    pub fn records(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, r)| r)
+    }
+
+    /// Appends a record unless its id is already present; returns whether it was written.
+    ///
+    /// The line goes to the file in a single `write` call and is flushed to the
+    /// operating system before returning, so a killed process loses at most the
+    /// record being written, and a reopened log repairs that.
+    pub fn append(&mut self, id: &str, record: T) -> Result<bool> {
+        if self.index.contains_key(id) {
+            return Ok(false);
+        }
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"id\":");
+        serde_json::to_writer(&mut self.line, id)
+            .map_err(|e| Error::format(&self.path, e.to_string()))?;
+        let body = serde_json::to_vec(&record)
+            .map_err(|e| Error::format(&self.path, format!("cannot serialise record: {e}")))?;
+        match body.as_slice() {
+            [b'{', b'}'] => self.line.push(b'}'),
+            [b'{', rest @ ..] => {
+                self.line.push(b',');
+                self.line.extend_from_slice(rest);
+            }
+            _ => {
+                return Err(Error::format(
+                    &self.path,
+                    "a record must serialise to a JSON object",
+                ))
+            }
+        }
+        self.line.push(b'\n');
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.index.insert(id.to_string(), self.entries.len());
+        self.entries.push((id.to_string(), record));
+        Ok(true)
+    }
+
+    /// Forces written records to disk (fsync); appends are already safe
+    /// against a killed process without it, this also covers power loss.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}

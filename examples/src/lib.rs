@@ -1,0 +1,1 @@
+//! Runnable examples of the pref crate APIs; see the `examples` targets.
