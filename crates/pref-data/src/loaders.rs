@@ -26,7 +26,7 @@ use crate::records::Task;
 fn load_lines<R: DeserializeOwned>(
     path: &Path,
     kind: &'static str,
-    mut to_task: impl FnMut(u64, R) -> std::result::Result<Task, (String, String)>,
+    mut to_task: impl FnMut(u64, R) -> std::result::Result<Option<Task>, (String, String)>,
 ) -> Result<Vec<Task>> {
     let mut lines = LineReader::open(path)?;
     let mut out = Vec::new();
@@ -34,7 +34,7 @@ fn load_lines<R: DeserializeOwned>(
         let line = l.line;
         let row: R = parse_value(path, line, l.bytes, l.unterminated)?;
         let task = to_task(line, row).map_err(|(f, m)| Error::record(path, line, Some(f), m))?;
-        out.push(task);
+        out.extend(task);
     }
     if out.is_empty() {
         return Err(Error::Empty {
@@ -83,13 +83,7 @@ struct AlpacaRow {
 pub fn load_alpaca(path: impl AsRef<Path>) -> Result<Vec<Task>> {
     let path = path.as_ref();
     let bytes = read_all(path)?;
-    let rows: Vec<(u64, AlpacaRow)> = parse_json_array(path, &bytes)?;
-    if rows.is_empty() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-            kind: "Alpaca",
-        });
-    }
+    let rows: Vec<(u64, AlpacaRow)> = parse_json_array(path, &bytes, "Alpaca")?;
     rows.into_iter()
         .enumerate()
         .map(|(i, (line, r))| {
@@ -145,13 +139,13 @@ pub fn load_math(path: impl AsRef<Path>) -> Result<Vec<Task>> {
         if let Some(s) = r.solution {
             meta.insert("solution".into(), Value::String(s));
         }
-        Ok(Task {
+        Ok(Some(Task {
             id,
             source: "math".into(),
             prompt: require("problem", r.problem)?,
             reference: r.answer,
             meta: (!meta.is_empty()).then_some(Value::Object(meta)),
-        })
+        }))
     })
 }
 
@@ -179,8 +173,11 @@ struct WildChatRow {
 
 /// WildChat-style conversations: the first user turn of `conversation`
 /// (`[{role, content}]`), or a `first_user_message` field.
+///
+/// Conversations whose first user turn is empty are skipped with a warning.
 pub fn load_wildchat(path: impl AsRef<Path>) -> Result<Vec<Task>> {
-    load_lines(path.as_ref(), "WildChat", |line, r: WildChatRow| {
+    let path = path.as_ref();
+    load_lines(path, "WildChat", |line, r: WildChatRow| {
         let prompt = match (r.conversation, r.first_user_message) {
             (Some(turns), _) => turns
                 .into_iter()
@@ -206,13 +203,19 @@ pub fn load_wildchat(path: impl AsRef<Path>) -> Result<Vec<Task>> {
         if let Some(m) = r.model {
             meta.insert("model".into(), Value::String(m));
         }
-        Ok(Task {
+        if prompt.trim().is_empty() {
+            // Real WildChat has conversations whose first user turn is empty
+            // (2 of the 500 in the shared sample): not a task, skipped loudly.
+            tracing::warn!("{}:{line}: skipping a conversation with an empty first user turn", path.display());
+            return Ok(None);
+        }
+        Ok(Some(Task {
             id,
             source: "wildchat".into(),
-            prompt: require("conversation", prompt)?,
+            prompt,
             reference: None,
             meta: (!meta.is_empty()).then_some(Value::Object(meta)),
-        })
+        }))
     })
 }
 
@@ -231,7 +234,7 @@ struct CnnRow {
 /// (e.g. recorded model summaries `summary_gpt4`) go to `meta`.
 pub fn load_cnn_dailymail(path: impl AsRef<Path>) -> Result<Vec<Task>> {
     load_lines(path.as_ref(), "CNN/DailyMail", |line, r: CnnRow| {
-        Ok(Task {
+        Ok(Some(Task {
             id: r
                 .id
                 .map(AnyId::into_string)
@@ -240,7 +243,7 @@ pub fn load_cnn_dailymail(path: impl AsRef<Path>) -> Result<Vec<Task>> {
             prompt: require("article", r.article)?,
             reference: r.highlights,
             meta: (!r.rest.is_empty()).then_some(Value::Object(r.rest)),
-        })
+        }))
     })
 }
 
@@ -297,13 +300,13 @@ pub fn load_arena_questions(path: impl AsRef<Path>) -> Result<Vec<Task>> {
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Task {
+        Ok(Some(Task {
             id,
             source: "arena".into(),
             prompt: require("prompt", prompt)?,
             reference: None,
             meta: (!meta.is_empty()).then_some(Value::Object(meta)),
-        })
+        }))
     })
 }
 
@@ -318,13 +321,13 @@ struct OutcomeRow {
 /// Utility Engineering outcomes: JSONL `{id, category, outcome}`.
 pub fn load_outcomes(path: impl AsRef<Path>) -> Result<Vec<Task>> {
     load_lines(path.as_ref(), "outcome", |_, r: OutcomeRow| {
-        Ok(Task {
+        Ok(Some(Task {
             id: format!("outcome-{}", r.id.into_string()),
             source: "emergent_values".into(),
             prompt: require("outcome", r.outcome)?,
             reference: None,
             meta: r.category.map(|c| json!({ "category": c })),
-        })
+        }))
     })
 }
 

@@ -135,3 +135,26 @@ pub fn embedded_model(name: &str) -> Option<&'static EmbeddedModel> {
         .iter()
         .find(|m| m.name == name || m.dir == name)
 }
+
+/// The sample data sets beside the workspace (`../shared/data`), used by tests
+/// and examples: `$PREF_SHARED_DATA` if set, else the folder next to this
+/// source tree. `None` when absent (a user's fresh clone), unless
+/// `PREF_REQUIRE_SHARED=1` (set by `cargo xtask test` in CI), which turns a
+/// missing folder into a panic so CI never silently skips those tests.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("PREF_SHARED_DATA").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    };
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("PREF_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!(
+            "PREF_REQUIRE_SHARED=1 but the shared data folder {} does not exist",
+            dir.display()
+        );
+    }
+    eprintln!("note: {} not found; skipping the checks on shared data", dir.display());
+    None
+}

@@ -37,7 +37,8 @@ fn tmp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    // Keep the file name as the suffix so extension-based choices (`.gz`) still hold.
+    path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
 }
 
 /// Runs `write` on a temporary sibling of `path`, then renames it into place.
