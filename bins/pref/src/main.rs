@@ -1,1 +1,258 @@
-fn main() {}
+//! `pref`: file in, JSON out. Every fitting routine of the pref crates is a
+//! subcommand here (later issues add `thurstonian`, `bt`, `elo`, `ridge`,
+//! `cje`, …); the data subcommands below inspect and convert record files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use pref_data::loaders::{load_tasks, Source};
+use pref_data::{
+    read_records, write_records, Battle, BattleTable, Choice, Comparison, LoggedSample, Order,
+    PairCounts, Task, Winner,
+};
+use serde_json::{json, Value};
+
+const FORMATS: &str = "Formats are chosen by file name: .jsonl / .ndjson (optionally .gz), \
+.json (a JSON array), .parquet. Field names are those of docs/data-formats.md.";
+
+/// pref: LLM preference experiments. File in, JSON out.
+#[derive(Debug, Parser)]
+#[command(name = "pref", version, about, after_help = FORMATS)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Record kinds understood by the data subcommands.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    /// Arena-style battles `{a, b, winner}` or FastChat `{model_a, model_b, winner}`.
+    Battle,
+    /// Aggregated pair counts `{a, b, count_a, count_b}` or `{a, b, p_a, n}`.
+    PairCounts,
+    /// Elicited pairwise choices (`Comparison`).
+    Comparison,
+    /// Logged responses for causal judge evaluation (`LoggedSample`).
+    LoggedSample,
+    /// Tasks; with `--source` any supported data set (Alpaca, MATH, …).
+    Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a record file, validate every record, and print a JSON summary.
+    ///
+    /// Bad input stops with `path:line: field: what is wrong`.
+    #[command(after_help = FORMATS)]
+    Inspect {
+        /// The file to read.
+        file: PathBuf,
+        /// What the file holds.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// For `--kind task`: the data set the file comes from (tasks, alpaca, math,
+        /// wildchat, cnn_dailymail, arena, outcomes).
+        #[arg(long, default_value = "tasks")]
+        source: Source,
+    },
+    /// Convert a record file between JSON Lines, gzip JSON Lines, JSON and Parquet.
+    ///
+    /// The output is written atomically (temporary file, then rename). Prints
+    /// `{"input", "output", "records", "seconds"}`.
+    #[command(after_help = FORMATS)]
+    Convert {
+        /// The file to read.
+        input: PathBuf,
+        /// The file to write; its name chooses the format.
+        output: PathBuf,
+        /// What the file holds.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// For `--kind task`: the data set the input comes from (see `inspect`).
+        #[arg(long, default_value = "tasks")]
+        source: Source,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let out = match cli.command {
+        Command::Inspect { file, kind, source } => inspect(&file, kind, source)?,
+        Command::Convert {
+            input,
+            output,
+            kind,
+            source,
+        } => convert(&input, &output, kind, source)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn inspect(file: &Path, kind: Kind, source: Source) -> Result<Value> {
+    let mut v = match kind {
+        Kind::Battle => summarise_battles(&BattleTable::read(file)?),
+        Kind::PairCounts => summarise_pair_counts(&read_records::<PairCounts>(file)?),
+        Kind::Comparison => summarise_comparisons(&read_records::<Comparison>(file)?),
+        Kind::LoggedSample => summarise_logged(&read_records::<LoggedSample>(file)?),
+        Kind::Task => summarise_tasks(&load_tasks(file, source)?),
+    };
+    v["file"] = json!(file);
+    Ok(v)
+}
+
+fn convert(input: &Path, output: &Path, kind: Kind, source: Source) -> Result<Value> {
+    let start = Instant::now();
+    let n = match kind {
+        Kind::Battle => copy::<Battle>(input, output)?,
+        Kind::PairCounts => copy::<PairCounts>(input, output)?,
+        Kind::Comparison => copy::<Comparison>(input, output)?,
+        Kind::LoggedSample => copy::<LoggedSample>(input, output)?,
+        Kind::Task => {
+            let tasks = load_tasks(input, source)?;
+            write_records(output, &tasks)?;
+            tasks.len()
+        }
+    };
+    Ok(json!({
+        "input": input,
+        "output": output,
+        "records": n,
+        "seconds": start.elapsed().as_secs_f64(),
+    }))
+}
+
+fn copy<T: pref_data::TableRecord>(input: &Path, output: &Path) -> Result<usize> {
+    let records: Vec<T> = read_records(input)?;
+    write_records(output, &records)
+        .with_context(|| format!("writing {}", output.display()))?;
+    Ok(records.len())
+}
+
+fn summarise_battles(t: &BattleTable) -> Value {
+    let mut per_model: Vec<[u64; 4]> = vec![[0; 4]; t.models.len()];
+    let mut winners = [0u64; 3];
+    for i in 0..t.len() {
+        let (a, b) = (t.a[i] as usize, t.b[i] as usize);
+        per_model[a][0] += 1;
+        per_model[b][0] += 1;
+        match t.winner[i] {
+            Winner::A => {
+                winners[0] += 1;
+                per_model[a][1] += 1;
+                per_model[b][2] += 1;
+            }
+            Winner::B => {
+                winners[1] += 1;
+                per_model[b][1] += 1;
+                per_model[a][2] += 1;
+            }
+            Winner::Tie => {
+                winners[2] += 1;
+                per_model[a][3] += 1;
+                per_model[b][3] += 1;
+            }
+        }
+    }
+    let models: BTreeMap<&str, Value> = t
+        .models
+        .iter()
+        .zip(&per_model)
+        .map(|(m, c)| {
+            (
+                m.as_str(),
+                json!({"battles": c[0], "wins": c[1], "losses": c[2], "ties": c[3]}),
+            )
+        })
+        .collect();
+    json!({
+        "kind": "battle",
+        "n_battles": t.len(),
+        "n_models": t.models.len(),
+        "n_pairs": t.pair_cells().len(),
+        "winner": {"a": winners[0], "b": winners[1], "tie": winners[2]},
+        "models": models,
+    })
+}
+
+fn summarise_pair_counts(p: &[PairCounts]) -> Value {
+    let items: BTreeSet<&str> = p.iter().flat_map(|x| [x.a.as_str(), x.b.as_str()]).collect();
+    let total: f64 = p.iter().map(PairCounts::n).sum();
+    json!({
+        "kind": "pair-counts",
+        "n_pairs": p.len(),
+        "n_items": items.len(),
+        "n_comparisons": total,
+        "mean_comparisons_per_pair": total / p.len() as f64,
+    })
+}
+
+fn summarise_comparisons(c: &[Comparison]) -> Value {
+    let count = |ch: Option<Choice>| c.iter().filter(|x| x.choice == ch).count();
+    // Position bias: how often the option shown first wins, among decisive answers.
+    let decisive: Vec<bool> = c
+        .iter()
+        .filter_map(|x| match (x.order, x.choice) {
+            (Order::Ab, Some(Choice::A)) | (Order::Ba, Some(Choice::B)) => Some(true),
+            (Order::Ab, Some(Choice::B)) | (Order::Ba, Some(Choice::A)) => Some(false),
+            _ => None,
+        })
+        .collect();
+    let first = decisive.iter().filter(|&&f| f).count();
+    let models: BTreeSet<&str> = c.iter().map(|x| x.model.as_str()).collect();
+    let templates: BTreeSet<&str> = c.iter().map(|x| x.template.as_str()).collect();
+    json!({
+        "kind": "comparison",
+        "n_comparisons": c.len(),
+        "choice": {"a": count(Some(Choice::A)), "b": count(Some(Choice::B)),
+                   "tie": count(Some(Choice::Tie)), "unparseable": count(None)},
+        "first_position_wins": first,
+        "decisive": decisive.len(),
+        "first_position_share": if decisive.is_empty() { Value::Null } else { json!(first as f64 / decisive.len() as f64) },
+        "models": models,
+        "templates": templates,
+    })
+}
+
+fn summarise_logged(s: &[LoggedSample]) -> Value {
+    let prompts: BTreeSet<&str> = s.iter().map(|x| x.prompt_id.as_str()).collect();
+    let policies: BTreeSet<&str> = s
+        .iter()
+        .flat_map(|x| x.target_policy_logprobs.keys().map(String::as_str))
+        .collect();
+    let oracle = s.iter().filter(|x| x.oracle_label.is_some()).count();
+    let mean_judge = s.iter().map(|x| x.judge_score).sum::<f64>() / s.len() as f64;
+    json!({
+        "kind": "logged-sample",
+        "n_samples": s.len(),
+        "n_prompts": prompts.len(),
+        "policies": policies,
+        "oracle_rows": oracle,
+        "mean_judge_score": mean_judge,
+    })
+}
+
+fn summarise_tasks(t: &[Task]) -> Value {
+    let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+    for x in t {
+        *sources.entry(x.source.as_str()).or_default() += 1;
+    }
+    let lens: Vec<usize> = t.iter().map(|x| x.prompt.chars().count()).collect();
+    json!({
+        "kind": "task",
+        "n_tasks": t.len(),
+        "sources": sources,
+        "with_reference": t.iter().filter(|x| x.reference.is_some()).count(),
+        "prompt_chars": {"mean": lens.iter().sum::<usize>() as f64 / lens.len() as f64,
+                         "max": lens.iter().max()},
+    })
+}

@@ -110,6 +110,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn row(
         path: &Path,
         row: u64,
