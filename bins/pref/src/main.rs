@@ -133,8 +133,7 @@ fn convert(input: &Path, output: &Path, kind: Kind, source: Source) -> Result<Va
 
 fn copy<T: pref_data::TableRecord>(input: &Path, output: &Path) -> Result<usize> {
     let records: Vec<T> = read_records(input)?;
-    write_records(output, &records)
-        .with_context(|| format!("writing {}", output.display()))?;
+    write_records(output, &records).with_context(|| format!("writing {}", output.display()))?;
     Ok(records.len())
 }
 
@@ -185,7 +184,10 @@ fn summarise_battles(t: &BattleTable) -> Value {
 }
 
 fn summarise_pair_counts(p: &[PairCounts]) -> Value {
-    let items: BTreeSet<&str> = p.iter().flat_map(|x| [x.a.as_str(), x.b.as_str()]).collect();
+    let items: BTreeSet<&str> = p
+        .iter()
+        .flat_map(|x| [x.a.as_str(), x.b.as_str()])
+        .collect();
     let total: f64 = p.iter().map(PairCounts::n).sum();
     json!({
         "kind": "pair-counts",

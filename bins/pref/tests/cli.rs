@@ -10,10 +10,17 @@ fn fixtures() -> PathBuf {
 }
 
 fn pref(args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pref")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pref"))
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (out.status.success(), json, String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.success(),
+        json,
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -37,13 +44,22 @@ fn convert_then_inspect_parquet_gives_the_same_summary() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixtures().join("pair_counts.jsonl");
     let out = dir.path().join("pc.parquet");
-    let (ok, v, err) = pref(&["convert", f.to_str().unwrap(), out.to_str().unwrap(), "--kind", "pair-counts"]);
+    let (ok, v, err) = pref(&[
+        "convert",
+        f.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--kind",
+        "pair-counts",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(v["records"], 28);
     let (_, a, _) = pref(&["inspect", f.to_str().unwrap(), "--kind", "pair-counts"]);
     let (_, b, _) = pref(&["inspect", out.to_str().unwrap(), "--kind", "pair-counts"]);
     // 8 items, 28 pairs, 10 draws each.
-    assert_eq!((a["n_items"].clone(), a["n_comparisons"].clone()), (8.into(), 280.0.into()));
+    assert_eq!(
+        (a["n_items"].clone(), a["n_comparisons"].clone()),
+        (8.into(), 280.0.into())
+    );
     assert_eq!(a["n_comparisons"], b["n_comparisons"]);
     assert_eq!(a["n_pairs"], b["n_pairs"]);
 }
@@ -51,7 +67,14 @@ fn convert_then_inspect_parquet_gives_the_same_summary() {
 #[test]
 fn inspect_tasks_with_a_loader() {
     let f = fixtures().join("tasks/alpaca.json");
-    let (ok, v, err) = pref(&["inspect", f.to_str().unwrap(), "--kind", "task", "--source", "alpaca"]);
+    let (ok, v, err) = pref(&[
+        "inspect",
+        f.to_str().unwrap(),
+        "--kind",
+        "task",
+        "--source",
+        "alpaca",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(v["n_tasks"], 3);
     assert_eq!(v["sources"]["alpaca"], 3);
@@ -64,7 +87,10 @@ fn bad_input_exits_non_zero_with_path_line_field() {
     std::fs::write(&p, "{\"a\":\"x\",\"b\":\"y\",\"winner\":\"a\"}\n{\"a\":\"x\",\"b\":\"y\",\"winner\":\"draw\"}\n").unwrap();
     let (ok, _, err) = pref(&["inspect", p.to_str().unwrap(), "--kind", "battle"]);
     assert!(!ok);
-    assert!(err.contains(&format!("{}:2: winner: ", p.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:2: winner: ", p.display())),
+        "{err}"
+    );
     let (ok, _, err) = pref(&["inspect", "/nonexistent/x.jsonl", "--kind", "battle"]);
     assert!(!ok);
     assert!(err.contains("/nonexistent/x.jsonl"), "{err}");

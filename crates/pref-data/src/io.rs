@@ -106,7 +106,10 @@ fn detect_format_for_write(path: &Path) -> Result<Format> {
     let name = base_name(path);
     if name.ends_with(".json") {
         if crate::jsonl::is_gzip(path) {
-            return Err(Error::format(path, "write JSON arrays uncompressed (or use .jsonl.gz)"));
+            return Err(Error::format(
+                path,
+                "write JSON arrays uncompressed (or use .jsonl.gz)",
+            ));
         }
         Ok(Format::JsonArray)
     } else {
@@ -133,7 +136,10 @@ mod no_parquet {
     use crate::records::{Battle, Comparison, LoggedSample, PairCounts, Task};
 
     fn unsupported(path: &Path) -> Error {
-        Error::format(path, "Parquet support is not compiled in (enable the `parquet` feature of pref-data)")
+        Error::format(
+            path,
+            "Parquet support is not compiled in (enable the `parquet` feature of pref-data)",
+        )
     }
 
     pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {

@@ -22,7 +22,8 @@ use crate::records::Record;
 
 /// Whether the path names a gzip file (`.gz`).
 pub fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// Opens a file for buffered reading, decompressing gzip when the name ends in `.gz`.
@@ -298,13 +299,19 @@ pub fn parse_json_array<T: DeserializeOwned>(
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&c| c == b'\n').count() as u64;
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count() as u64;
         Error::record(path, line, None, "invalid UTF-8")
     })?;
     let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(|e| {
         let line = e.line() as u64;
         let message = if e.is_eof() {
-            format!("truncated JSON (was the writer killed?): {}", clean_message(e.to_string()))
+            format!(
+                "truncated JSON (was the writer killed?): {}",
+                clean_message(e.to_string())
+            )
         } else {
             format!("expected a JSON array: {}", clean_message(e.to_string()))
         };
@@ -346,7 +353,7 @@ pub fn read_json_array<T: Record>(path: impl AsRef<Path>) -> Result<Vec<T>> {
 
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
+    Gzip(Box<GzEncoder<BufWriter<File>>>),
 }
 
 impl Write for Sink {
@@ -380,7 +387,7 @@ impl JsonlWriter {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let buf = BufWriter::with_capacity(1 << 17, file);
         let sink = if is_gzip(&path) {
-            Sink::Gzip(GzEncoder::new(buf, flate2::Compression::fast()))
+            Sink::Gzip(Box::new(GzEncoder::new(buf, flate2::Compression::fast())))
         } else {
             Sink::Plain(buf)
         };
@@ -406,7 +413,9 @@ impl JsonlWriter {
     pub fn finish(self) -> Result<()> {
         let path = self.path;
         let file = match self.sink {
-            Sink::Plain(w) => w.into_inner().map_err(|e| Error::io(&path, e.into_error()))?,
+            Sink::Plain(w) => w
+                .into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?,
             Sink::Gzip(g) => g
                 .finish()
                 .map_err(|e| Error::io(&path, e))?

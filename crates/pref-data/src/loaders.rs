@@ -87,8 +87,8 @@ pub fn load_alpaca(path: impl AsRef<Path>) -> Result<Vec<Task>> {
     rows.into_iter()
         .enumerate()
         .map(|(i, (line, r))| {
-            let instruction =
-                require("instruction", r.instruction).map_err(|(f, m)| Error::record(path, line, Some(f), m))?;
+            let instruction = require("instruction", r.instruction)
+                .map_err(|(f, m)| Error::record(path, line, Some(f), m))?;
             let prompt = if r.input.trim().is_empty() {
                 instruction
             } else {
@@ -206,7 +206,10 @@ pub fn load_wildchat(path: impl AsRef<Path>) -> Result<Vec<Task>> {
         if prompt.trim().is_empty() {
             // Real WildChat has conversations whose first user turn is empty
             // (2 of the 500 in the shared sample): not a task, skipped loudly.
-            tracing::warn!("{}:{line}: skipping a conversation with an empty first user turn", path.display());
+            tracing::warn!(
+                "{}:{line}: skipping a conversation with an empty first user turn",
+                path.display()
+            );
             return Ok(None);
         }
         Ok(Some(Task {
@@ -277,7 +280,12 @@ pub fn load_arena_questions(path: impl AsRef<Path>) -> Result<Vec<Task>> {
         let id = r
             .uid
             .or(r.question_id.map(AnyId::into_string))
-            .ok_or_else(|| ("uid".to_string(), "missing: expected `uid` or `question_id`".to_string()))?;
+            .ok_or_else(|| {
+                (
+                    "uid".to_string(),
+                    "missing: expected `uid` or `question_id`".to_string(),
+                )
+            })?;
         let prompt = match (r.prompt, r.turns) {
             (Some(p), _) => p,
             (None, Some(t)) => t
@@ -292,7 +300,8 @@ pub fn load_arena_questions(path: impl AsRef<Path>) -> Result<Vec<Task>> {
                 ))
             }
         };
-        let meta = json!({"category": r.category, "cluster": r.cluster, "subcategory": r.subcategory});
+        let meta =
+            json!({"category": r.category, "cluster": r.cluster, "subcategory": r.subcategory});
         let meta: Map<String, Value> = meta
             .as_object()
             .into_iter()

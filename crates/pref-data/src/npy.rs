@@ -46,7 +46,10 @@ fn type_str(path: &Path, dtype: &DType) -> Result<String> {
         DType::Plain(ts) => Ok(ts.to_string()),
         other => Err(Error::format(
             path,
-            format!("unsupported dtype {}: expected a plain numeric array", other.descr()),
+            format!(
+                "unsupported dtype {}: expected a plain numeric array",
+                other.descr()
+            ),
         )),
     }
 }
@@ -56,16 +59,66 @@ fn read_as_f64(path: &Path, npy: NpyFile<BufReader<File>>, ts: &str) -> Result<V
     let err = |e: std::io::Error| Error::format(path, format!("cannot read data: {e}"));
     Ok(match &ts[1..] {
         "f8" => npy.into_vec::<f64>().map_err(err)?,
-        "f4" => npy.into_vec::<f32>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "i8" => npy.into_vec::<i64>().map_err(err)?.into_iter().map(|x| x as f64).collect(),
-        "i4" => npy.into_vec::<i32>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "i2" => npy.into_vec::<i16>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "i1" => npy.into_vec::<i8>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "u8" => npy.into_vec::<u64>().map_err(err)?.into_iter().map(|x| x as f64).collect(),
-        "u4" => npy.into_vec::<u32>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "u2" => npy.into_vec::<u16>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "u1" => npy.into_vec::<u8>().map_err(err)?.into_iter().map(f64::from).collect(),
-        "b1" => npy.into_vec::<bool>().map_err(err)?.into_iter().map(|b| b as u8 as f64).collect(),
+        "f4" => npy
+            .into_vec::<f32>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "i8" => npy
+            .into_vec::<i64>()
+            .map_err(err)?
+            .into_iter()
+            .map(|x| x as f64)
+            .collect(),
+        "i4" => npy
+            .into_vec::<i32>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "i2" => npy
+            .into_vec::<i16>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "i1" => npy
+            .into_vec::<i8>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "u8" => npy
+            .into_vec::<u64>()
+            .map_err(err)?
+            .into_iter()
+            .map(|x| x as f64)
+            .collect(),
+        "u4" => npy
+            .into_vec::<u32>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "u2" => npy
+            .into_vec::<u16>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "u1" => npy
+            .into_vec::<u8>()
+            .map_err(err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        "b1" => npy
+            .into_vec::<bool>()
+            .map_err(err)?
+            .into_iter()
+            .map(|b| b as u8 as f64)
+            .collect(),
         _ => return Err(Error::format(path, format!("unsupported dtype `{ts}`"))),
     })
 }
@@ -121,7 +174,12 @@ pub fn read_npy_matrix_f32(path: impl AsRef<Path>) -> Result<Matrix<f32>> {
     let err = |e: std::io::Error| Error::format(path, format!("cannot read data: {e}"));
     let data = match &ts[1..] {
         "f4" => npy.into_vec::<f32>().map_err(err)?,
-        "f8" => npy.into_vec::<f64>().map_err(err)?.into_iter().map(|x| x as f32).collect(),
+        "f8" => npy
+            .into_vec::<f64>()
+            .map_err(err)?
+            .into_iter()
+            .map(|x| x as f32)
+            .collect(),
         _ => {
             return Err(Error::format(
                 path,
@@ -165,14 +223,32 @@ pub fn read_npy_vector_i64(path: impl AsRef<Path>) -> Result<Vec<i64>> {
     let err = |e: std::io::Error| Error::format(path, format!("cannot read data: {e}"));
     Ok(match &ts[1..] {
         "i8" => npy.into_vec::<i64>().map_err(err)?,
-        "i4" => npy.into_vec::<i32>().map_err(err)?.into_iter().map(i64::from).collect(),
-        "i2" => npy.into_vec::<i16>().map_err(err)?.into_iter().map(i64::from).collect(),
-        "u4" => npy.into_vec::<u32>().map_err(err)?.into_iter().map(i64::from).collect(),
+        "i4" => npy
+            .into_vec::<i32>()
+            .map_err(err)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        "i2" => npy
+            .into_vec::<i16>()
+            .map_err(err)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        "u4" => npy
+            .into_vec::<u32>()
+            .map_err(err)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
         "u8" => npy
             .into_vec::<u64>()
             .map_err(err)?
             .into_iter()
-            .map(|x| i64::try_from(x).map_err(|_| Error::format(path, format!("value {x} does not fit in i64"))))
+            .map(|x| {
+                i64::try_from(x)
+                    .map_err(|_| Error::format(path, format!("value {x} does not fit in i64")))
+            })
             .collect::<Result<_>>()?,
         _ => {
             return Err(Error::format(
@@ -183,7 +259,11 @@ pub fn read_npy_vector_i64(path: impl AsRef<Path>) -> Result<Vec<i64>> {
     })
 }
 
-fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T]) -> Result<()> {
+fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[u64],
+    data: &[T],
+) -> Result<()> {
     crate::run::with_atomic_path(path, |tmp| {
         let file = File::create(tmp).map_err(|e| Error::io(tmp, e))?;
         let mut w = npyz::WriteOptions::new()
@@ -192,7 +272,8 @@ fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(path: &Path, shape
             .writer(std::io::BufWriter::new(file))
             .begin_nd()
             .map_err(|e| Error::io(path, e))?;
-        w.extend(data.iter().copied()).map_err(|e| Error::io(path, e))?;
+        w.extend(data.iter().copied())
+            .map_err(|e| Error::io(path, e))?;
         w.finish().map_err(|e| Error::io(path, e))
     })
 }
@@ -230,7 +311,11 @@ pub struct ActivationMatrix {
 
 impl ActivationMatrix {
     /// Pairs a matrix with its row ids, checking the counts agree.
-    pub fn new(ids: Vec<String>, layer: Option<usize>, values: Matrix<f32>) -> std::result::Result<Self, String> {
+    pub fn new(
+        ids: Vec<String>,
+        layer: Option<usize>,
+        values: Matrix<f32>,
+    ) -> std::result::Result<Self, String> {
         if ids.len() != values.rows {
             return Err(format!(
                 "{} ids for a matrix of {} rows",
@@ -242,15 +327,24 @@ impl ActivationMatrix {
     }
 
     /// Loads a `[n, d]` `.npy` and a file of ids (one per line, or a JSON array).
-    pub fn read_npy(npy: impl AsRef<Path>, ids: impl AsRef<Path>, layer: Option<usize>) -> Result<Self> {
+    pub fn read_npy(
+        npy: impl AsRef<Path>,
+        ids: impl AsRef<Path>,
+        layer: Option<usize>,
+    ) -> Result<Self> {
         let (npy, ids_path) = (npy.as_ref(), ids.as_ref());
         let values = read_npy_matrix_f32(npy)?;
         let text = std::fs::read_to_string(ids_path).map_err(|e| Error::io(ids_path, e))?;
         let ids: Vec<String> = if text.trim_start().starts_with('[') {
-            serde_json::from_str(&text)
-                .map_err(|e| Error::format(ids_path, format!("expected a JSON array of strings: {e}")))?
+            serde_json::from_str(&text).map_err(|e| {
+                Error::format(ids_path, format!("expected a JSON array of strings: {e}"))
+            })?
         } else {
-            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
         };
         Self::new(ids, layer, values).map_err(|m| Error::format(npy, m))
     }

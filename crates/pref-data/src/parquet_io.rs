@@ -10,7 +10,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -44,7 +46,8 @@ fn write_batches(path: &Path, schema: Arc<Schema>, batches: Vec<RecordBatch>) ->
         let mut w = ArrowWriter::try_new(file, schema, Some(writer_props()))
             .map_err(|e| pq_err(path, "cannot start Parquet writer", e))?;
         for b in &batches {
-            w.write(b).map_err(|e| pq_err(path, "cannot write Parquet", e))?;
+            w.write(b)
+                .map_err(|e| pq_err(path, "cannot write Parquet", e))?;
         }
         let file = w
             .into_inner()
@@ -70,14 +73,26 @@ fn column_ids(
     table: &mut BattleTable,
     out: &mut Vec<u32>,
 ) -> Result<()> {
-    let null_err = |i: usize| Error::row(path, first_row + i as u64, Some(field.into()), "missing (null)");
+    let null_err = |i: usize| {
+        Error::row(
+            path,
+            first_row + i as u64,
+            Some(field.into()),
+            "missing (null)",
+        )
+    };
     if let Some(d) = col.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
         let values = d.values();
         let strs: Vec<Option<&str>> = match values.data_type() {
             DataType::Utf8 => values.as_string::<i32>().iter().collect(),
             DataType::LargeUtf8 => values.as_string::<i64>().iter().collect(),
             DataType::Utf8View => values.as_string_view().iter().collect(),
-            t => return Err(Error::format(path, format!("{field}: dictionary of {t} is not a string column"))),
+            t => {
+                return Err(Error::format(
+                    path,
+                    format!("{field}: dictionary of {t} is not a string column"),
+                ))
+            }
         };
         let ids: Vec<Option<u32>> = strs.iter().map(|s| s.map(|s| table.intern(s))).collect();
         let keys = d.keys();
@@ -99,10 +114,25 @@ fn column_ids(
         }
     };
     match col.data_type() {
-        DataType::Utf8 => col.as_string::<i32>().iter().enumerate().try_for_each(|(i, s)| push(i, s)),
-        DataType::LargeUtf8 => col.as_string::<i64>().iter().enumerate().try_for_each(|(i, s)| push(i, s)),
-        DataType::Utf8View => col.as_string_view().iter().enumerate().try_for_each(|(i, s)| push(i, s)),
-        t => Err(Error::format(path, format!("{field}: expected a string column, found {t}"))),
+        DataType::Utf8 => col
+            .as_string::<i32>()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, s)| push(i, s)),
+        DataType::LargeUtf8 => col
+            .as_string::<i64>()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, s)| push(i, s)),
+        DataType::Utf8View => col
+            .as_string_view()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, s)| push(i, s)),
+        t => Err(Error::format(
+            path,
+            format!("{field}: expected a string column, found {t}"),
+        )),
     }
 }
 
@@ -115,18 +145,36 @@ pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {
     let schema = builder.schema().clone();
     let need = |names: &[&str]| {
         find_column(&schema, names).ok_or_else(|| {
-            Error::format(path, format!("missing column `{}` (columns: {})", names.join("` or `"),
-                schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")))
+            Error::format(
+                path,
+                format!(
+                    "missing column `{}` (columns: {})",
+                    names.join("` or `"),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
         })
     };
-    let (ia, ib, iw) = (need(&["a", "model_a"])?, need(&["b", "model_b"])?, need(&["winner"])?);
+    let (ia, ib, iw) = (
+        need(&["a", "model_a"])?,
+        need(&["b", "model_b"])?,
+        need(&["winner"])?,
+    );
     let mask = ProjectionMask::roots(builder.parquet_schema(), [ia, ib, iw]);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| pq_err(path, "cannot read Parquet", e))?;
-    let names: Vec<String> = [ia, ib, iw].iter().map(|&i| schema.field(i).name().clone()).collect();
+    let names: Vec<String> = [ia, ib, iw]
+        .iter()
+        .map(|&i| schema.field(i).name().clone())
+        .collect();
     let mut table = BattleTable::new();
     let mut winners = BattleTable::new(); // interns winner spellings
     let mut wids = Vec::new();
@@ -152,13 +200,28 @@ pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {
         for (k, &w) in wids.iter().enumerate() {
             let r = row + k as u64;
             let Some(w) = map[w as usize] else {
-                return Err(Error::row(path, r, Some("winner".into()),
-                    format!("unknown value `{}`: expected {}", winners.models[w as usize], Winner::EXPECTED)));
+                return Err(Error::row(
+                    path,
+                    r,
+                    Some("winner".into()),
+                    format!(
+                        "unknown value `{}`: expected {}",
+                        winners.models[w as usize],
+                        Winner::EXPECTED
+                    ),
+                ));
             };
             let i = start + k;
             if table.a[i] == table.b[i] {
-                return Err(Error::row(path, r, Some("b".into()),
-                    format!("self-battle: `{}` against itself", table.models[table.a[i] as usize])));
+                return Err(Error::row(
+                    path,
+                    r,
+                    Some("b".into()),
+                    format!(
+                        "self-battle: `{}` against itself",
+                        table.models[table.a[i] as usize]
+                    ),
+                ));
             }
             table.winner.push(w);
         }
@@ -224,7 +287,10 @@ fn tracing() -> TracingOptions {
         .map_as_struct(false)
 }
 
-fn write_serde_rows<R: Serialize + for<'de> Deserialize<'de>>(path: &Path, rows: &[R]) -> Result<()> {
+fn write_serde_rows<R: Serialize + for<'de> Deserialize<'de>>(
+    path: &Path,
+    rows: &[R],
+) -> Result<()> {
     let fields = Vec::<FieldRef>::from_type::<R>(tracing())
         .map_err(|e| pq_err(path, "cannot derive Parquet schema", e))?;
     let schema = Arc::new(Schema::new(fields.clone()));
@@ -248,7 +314,10 @@ fn read_serde_rows<R: DeserializeOwned>(path: &Path) -> Result<Vec<(u64, R)>> {
     for batch in reader {
         let batch = batch.map_err(|e| pq_err(path, "cannot decode Parquet", e))?;
         let items: Vec<R> = serde_arrow::from_record_batch(&batch).map_err(|e| {
-            Error::format(path, format!("rows {}..{}: {e}", row, row + batch.num_rows() as u64 - 1))
+            Error::format(
+                path,
+                format!("rows {}..{}: {e}", row, row + batch.num_rows() as u64 - 1),
+            )
         })?;
         for it in items {
             out.push((row, it));
@@ -268,10 +337,21 @@ fn validated<T: Record>(path: &Path, rows: Vec<(u64, T)>) -> Result<Vec<T>> {
         .collect()
 }
 
-fn json_text(path: &Path, row: u64, field: &str, s: Option<String>) -> Result<Option<serde_json::Value>> {
+fn json_text(
+    path: &Path,
+    row: u64,
+    field: &str,
+    s: Option<String>,
+) -> Result<Option<serde_json::Value>> {
     s.map(|s| {
-        serde_json::from_str(&s)
-            .map_err(|e| Error::row(path, row, Some(field.into()), format!("invalid JSON text: {e}")))
+        serde_json::from_str(&s).map_err(|e| {
+            Error::row(
+                path,
+                row,
+                Some(field.into()),
+                format!("invalid JSON text: {e}"),
+            )
+        })
     })
     .transpose()
 }
@@ -404,4 +484,3 @@ impl TableRecord for Task {
         write_serde_rows(path, &rows)
     }
 }
-

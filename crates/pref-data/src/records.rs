@@ -44,7 +44,10 @@ fn finite(field: &str, x: f64) -> std::result::Result<(), FieldError> {
     if x.is_finite() {
         Ok(())
     } else {
-        Err(FieldError::new(field, format!("must be a finite number, got {x}")))
+        Err(FieldError::new(
+            field,
+            format!("must be a finite number, got {x}"),
+        ))
     }
 }
 
@@ -139,12 +142,18 @@ impl Record for Comparison {
         non_empty("a", &self.a)?;
         non_empty("b", &self.b)?;
         if self.a == self.b {
-            return Err(FieldError::new("b", format!("compares `{}` with itself", self.a)));
+            return Err(FieldError::new(
+                "b",
+                format!("compares `{}` with itself", self.a),
+            ));
         }
         for (f, v) in [("logprob_a", self.logprob_a), ("logprob_b", self.logprob_b)] {
             if let Some(v) = v {
                 if v.is_nan() || v > 0.0 {
-                    return Err(FieldError::new(f, format!("must be a log-probability ≤ 0, got {v}")));
+                    return Err(FieldError::new(
+                        f,
+                        format!("must be a log-probability ≤ 0, got {v}"),
+                    ));
                 }
             }
         }
@@ -223,7 +232,10 @@ impl Record for PairCounts {
         non_empty("a", &self.a)?;
         non_empty("b", &self.b)?;
         if self.a == self.b {
-            return Err(FieldError::new("b", format!("pairs `{}` with itself", self.a)));
+            return Err(FieldError::new(
+                "b",
+                format!("pairs `{}` with itself", self.a),
+            ));
         }
         for (f, v) in [("count_a", self.count_a), ("count_b", self.count_b)] {
             finite(f, v)?;
@@ -268,7 +280,8 @@ impl Winner {
         }
     }
     /// Expected spellings, for error messages.
-    pub const EXPECTED: &'static str = "one of `a`, `b`, `tie`, `model_a`, `model_b`, `tie (bothbad)`";
+    pub const EXPECTED: &'static str =
+        "one of `a`, `b`, `tie`, `model_a`, `model_b`, `tie (bothbad)`";
 }
 
 /// One Arena-style battle between two models.

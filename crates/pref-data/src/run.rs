@@ -250,7 +250,8 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
         if repaired_bytes > 0 {
             file.set_len(good_len).map_err(|e| Error::io(&path, e))?;
         }
-        file.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(&path, e))?;
         if needs_newline && repaired_bytes == 0 {
             file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
         }

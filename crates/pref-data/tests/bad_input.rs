@@ -58,7 +58,10 @@ fn cases() -> Vec<Case> {
             array: false,
             read: |p| read_jsonl::<PairCounts>(p).map(|v| v.len()),
             good: r#"{"a": "x", "b": "y", "count_a": 3, "count_b": 1}"#,
-            wrong_type: (r#"{"a": "x", "b": "y", "count_a": "three", "count_b": 1}"#, "count_a"),
+            wrong_type: (
+                r#"{"a": "x", "b": "y", "count_a": "three", "count_b": 1}"#,
+                "count_a",
+            ),
             missing: (r#"{"b": "y", "count_a": 3, "count_b": 1}"#, "a"),
         },
         Case {
@@ -97,7 +100,10 @@ fn cases() -> Vec<Case> {
             array: false,
             read: |p| read_records::<Task>(p).map(|v| v.len()),
             good: r#"{"id": "t1", "source": "s", "prompt": "Do it."}"#,
-            wrong_type: (r#"{"id": "t2", "source": "s", "prompt": {"text": "Do it."}}"#, "prompt"),
+            wrong_type: (
+                r#"{"id": "t2", "source": "s", "prompt": {"text": "Do it."}}"#,
+                "prompt",
+            ),
             missing: (r#"{"id": "t2", "prompt": "Do it."}"#, "source"),
         },
         Case {
@@ -106,7 +112,10 @@ fn cases() -> Vec<Case> {
             array: true,
             read: |p| load_alpaca(p).map(|v| v.len()),
             good: r#"{"instruction": "Add 2 and 2.", "input": "", "output": "4"}"#,
-            wrong_type: (r#"{"instruction": 42, "input": "", "output": "4"}"#, "instruction"),
+            wrong_type: (
+                r#"{"instruction": 42, "input": "", "output": "4"}"#,
+                "instruction",
+            ),
             missing: (r#"{"input": "x", "output": "4"}"#, "instruction"),
         },
         Case {
@@ -124,8 +133,14 @@ fn cases() -> Vec<Case> {
             array: false,
             read: |p| load_wildchat(p).map(|v| v.len()),
             good: r#"{"conversation_id": "c", "conversation": [{"role": "user", "content": "hi"}]}"#,
-            wrong_type: (r#"{"conversation_id": "c", "conversation": [{"role": "user", "content": 5}]}"#, "conversation[0].content"),
-            missing: (r#"{"conversation_id": "c", "language": "English"}"#, "conversation"),
+            wrong_type: (
+                r#"{"conversation_id": "c", "conversation": [{"role": "user", "content": 5}]}"#,
+                "conversation[0].content",
+            ),
+            missing: (
+                r#"{"conversation_id": "c", "language": "English"}"#,
+                "conversation",
+            ),
         },
         Case {
             name: "cnn-dailymail",
@@ -133,7 +148,10 @@ fn cases() -> Vec<Case> {
             array: false,
             read: |p| load_cnn_dailymail(p).map(|v| v.len()),
             good: r#"{"id": "n1", "article": "Text.", "highlights": "T."}"#,
-            wrong_type: (r#"{"id": "n2", "article": "Text.", "highlights": ["T."]}"#, "highlights"),
+            wrong_type: (
+                r#"{"id": "n2", "article": "Text.", "highlights": ["T."]}"#,
+                "highlights",
+            ),
             missing: (r#"{"id": "n2", "highlights": "T."}"#, "article"),
         },
         Case {
@@ -242,7 +260,12 @@ fn missing_field_names_line_and_field() {
             &file_bytes(&case, &[case.good.as_bytes(), bad.as_bytes()], true),
         );
         let line = if case.array { 3 } else { 2 };
-        expect_err(&case, &p, &format!("{}:{line}: {field}: ", p.display()), "missing");
+        expect_err(
+            &case,
+            &p,
+            &format!("{}:{line}: {field}: ", p.display()),
+            "missing",
+        );
     }
 }
 
@@ -261,7 +284,12 @@ fn invalid_utf8_names_line() {
             &file_bytes(&case, &[case.good.as_bytes(), &bad], true),
         );
         let line = if case.array { 3 } else { 2 };
-        expect_err(&case, &p, &format!("{}:{line}: ", p.display()), "invalid UTF-8");
+        expect_err(
+            &case,
+            &p,
+            &format!("{}:{line}: ", p.display()),
+            "invalid UTF-8",
+        );
     }
 }
 
@@ -284,7 +312,11 @@ fn truncated_last_line_is_reported_as_such() {
 fn empty_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     for case in cases() {
-        let p = write(dir.path(), &format!("{}-empty.{}", case.name, case.ext), b"");
+        let p = write(
+            dir.path(),
+            &format!("{}-empty.{}", case.name, case.ext),
+            b"",
+        );
         expect_err(&case, &p, &format!("{}:1: ", p.display()), "empty");
     }
 }
@@ -298,13 +330,29 @@ fn semantic_errors_name_the_field() {
         b"{\"a\": \"x\", \"b\": \"y\", \"winner\": \"a\"}\n{\"model_a\": \"x\", \"model_b\": \"y\", \"winner\": \"draw\"}\n",
     );
     let e = read_jsonl::<Battle>(&p).unwrap_err().to_string();
-    assert!(e.starts_with(&format!("{}:2: winner: unknown variant `draw`", p.display())), "{e}");
+    assert!(
+        e.starts_with(&format!(
+            "{}:2: winner: unknown variant `draw`",
+            p.display()
+        )),
+        "{e}"
+    );
     let e = BattleTable::read(&p).unwrap_err().to_string();
-    assert!(e.starts_with(&format!("{}:2: winner: ", p.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("{}:2: winner: ", p.display())),
+        "{e}"
+    );
 
-    let p = write(dir.path(), "self.jsonl", b"{\"a\": \"x\", \"b\": \"x\", \"winner\": \"a\"}\n");
+    let p = write(
+        dir.path(),
+        "self.jsonl",
+        b"{\"a\": \"x\", \"b\": \"x\", \"winner\": \"a\"}\n",
+    );
     let e = BattleTable::read(&p).unwrap_err().to_string();
-    assert_eq!(e, format!("{}:1: b: self-battle: `x` against itself", p.display()));
+    assert_eq!(
+        e,
+        format!("{}:1: b: self-battle: `x` against itself", p.display())
+    );
 
     let p = write(
         dir.path(),
@@ -312,15 +360,29 @@ fn semantic_errors_name_the_field() {
         b"{\"a\": \"x\", \"b\": \"y\", \"count_a\": -1, \"count_b\": 2}\n",
     );
     let e = read_jsonl::<PairCounts>(&p).unwrap_err().to_string();
-    assert_eq!(e, format!("{}:1: count_a: must be ≥ 0, got -1", p.display()));
+    assert_eq!(
+        e,
+        format!("{}:1: count_a: must be ≥ 0, got -1", p.display())
+    );
 
-    let p = write(dir.path(), "pc2.jsonl", b"{\"a\": \"x\", \"b\": \"y\", \"count_a\": 1, \"n\": 2}\n");
+    let p = write(
+        dir.path(),
+        "pc2.jsonl",
+        b"{\"a\": \"x\", \"b\": \"y\", \"count_a\": 1, \"n\": 2}\n",
+    );
     let e = read_jsonl::<PairCounts>(&p).unwrap_err().to_string();
     assert!(e.contains(":1: ") && e.contains("not a mix"), "{e}");
 
-    let p = write(dir.path(), "syntax.jsonl", b"{\"a\": \"x\",, \"b\": \"y\"}\n");
+    let p = write(
+        dir.path(),
+        "syntax.jsonl",
+        b"{\"a\": \"x\",, \"b\": \"y\"}\n",
+    );
     let e = read_jsonl::<Battle>(&p).unwrap_err().to_string();
-    assert!(e.starts_with(&format!("{}:1: invalid JSON", p.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("{}:1: invalid JSON", p.display())),
+        "{e}"
+    );
 
     let p = dir.path().join("unknown.csv");
     std::fs::write(&p, "a,b\n").unwrap();
@@ -330,5 +392,8 @@ fn semantic_errors_name_the_field() {
     let e = read_records::<Battle>(dir.path().join("missing.jsonl"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("missing.jsonl") && e.contains("No such file"), "{e}");
+    assert!(
+        e.contains("missing.jsonl") && e.contains("No such file"),
+        "{e}"
+    );
 }

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pref_data::loaders::{self, load_tasks, Source};
-use pref_data::npy::{read_npy_matrix_f32, read_npy_matrix_f64, read_npy_vector_f64, read_npy_vector_i64};
+use pref_data::npy::{
+    read_npy_matrix_f32, read_npy_matrix_f64, read_npy_vector_f64, read_npy_vector_i64,
+};
 use pref_data::paths::shared_data_dir;
 use pref_data::{
     read_jsonl, read_records, write_records, Battle, BattleTable, Choice, Comparison, LoggedSample,
-    Matrix, Order, PairCounts, Task, TableRecord, Winner,
+    Matrix, Order, PairCounts, TableRecord, Task, Winner,
 };
 
 fn fixtures() -> PathBuf {
@@ -52,7 +54,11 @@ fn comparison_fixture_keeps_unparseable_choices() {
 fn pair_counts_accept_the_probability_form() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("p.jsonl");
-    std::fs::write(&p, "{\"a\": \"x\", \"b\": \"y\", \"p_a\": 0.25, \"n\": 8}\n").unwrap();
+    std::fs::write(
+        &p,
+        "{\"a\": \"x\", \"b\": \"y\", \"p_a\": 0.25, \"n\": 8}\n",
+    )
+    .unwrap();
     let v: Vec<PairCounts> = read_jsonl(&p).unwrap();
     assert_eq!((v[0].count_a, v[0].count_b), (2.0, 6.0));
     assert_eq!(v[0].p_a(), 0.25);
@@ -68,7 +74,10 @@ fn fastchat_battles_from_json_array_and_pyarrow_parquet() {
     ];
     for name in ["battles_fastchat.json", "battles_fastchat.parquet"] {
         let b: Vec<Battle> = read_records(fixtures().join(name)).unwrap();
-        let got: Vec<_> = b.iter().map(|x| (x.a.as_str(), x.b.as_str(), x.winner)).collect();
+        let got: Vec<_> = b
+            .iter()
+            .map(|x| (x.a.as_str(), x.b.as_str(), x.winner))
+            .collect();
         assert_eq!(got, expect, "{name}");
         let t = BattleTable::read(fixtures().join(name)).unwrap();
         assert_eq!(t.to_battles(), b, "{name}");
@@ -84,14 +93,24 @@ fn battle_table_cells_match_python_counts() {
     assert_eq!(t.len(), 300);
     assert_eq!(t.models.len(), 5);
     let count = |w| t.winner.iter().filter(|&&x| x == w).count();
-    assert_eq!((count(Winner::A), count(Winner::B), count(Winner::Tie)), (138, 125, 37));
-    let (ia, ie) = (t.model_index("atlas-7b").unwrap(), t.model_index("ember-70b").unwrap());
+    assert_eq!(
+        (count(Winner::A), count(Winner::B), count(Winner::Tie)),
+        (138, 125, 37)
+    );
+    let (ia, ie) = (
+        t.model_index("atlas-7b").unwrap(),
+        t.model_index("ember-70b").unwrap(),
+    );
     let cell = t
         .pair_cells()
         .into_iter()
         .find(|c| (c.0, c.1) == (ia.min(ie), ia.max(ie)))
         .unwrap();
-    let (wa, we) = if ia < ie { (cell.2, cell.3) } else { (cell.3, cell.2) };
+    let (wa, we) = if ia < ie {
+        (cell.2, cell.3)
+    } else {
+        (cell.3, cell.2)
+    };
     assert_eq!((wa, we, cell.4), (8, 16, 2));
     // Every battle is in exactly one cell.
     let total: u64 = t.pair_cells().iter().map(|c| c.2 + c.3 + c.4).sum();
@@ -112,7 +131,10 @@ fn parquet_rows_are_validated_with_row_numbers() {
     t.push("y", "y", Winner::B);
     t.write_parquet(&p).unwrap();
     let e = BattleTable::read(&p).unwrap_err().to_string();
-    assert_eq!(e, format!("{}: row 2: b: self-battle: `y` against itself", p.display()));
+    assert_eq!(
+        e,
+        format!("{}: row 2: b: self-battle: `y` against itself", p.display())
+    );
     // Garbage is reported, not a panic.
     std::fs::write(&p, b"PAR1 not really").unwrap();
     let e = read_records::<Battle>(&p).unwrap_err().to_string();
@@ -130,12 +152,25 @@ fn npy_matrices_and_vectors_written_by_numpy() {
     // The same matrix saved as float64 in Fortran order reads back row-major.
     let f = read_npy_matrix_f64(fixtures().join("activations_3x4_f64_fortran.npy")).unwrap();
     assert_eq!(f.data, want.iter().map(|&x| x as f64).collect::<Vec<_>>());
-    assert_eq!(read_npy_vector_i64(fixtures().join("indices_i64.npy")).unwrap(), vec![2, 0, 1]);
-    assert_eq!(read_npy_vector_f64(fixtures().join("values_i32.npy")).unwrap(), vec![5.0, -1.0, 7.0]);
+    assert_eq!(
+        read_npy_vector_i64(fixtures().join("indices_i64.npy")).unwrap(),
+        vec![2, 0, 1]
+    );
+    assert_eq!(
+        read_npy_vector_f64(fixtures().join("values_i32.npy")).unwrap(),
+        vec![5.0, -1.0, 7.0]
+    );
     // Shape errors name the file and the shape.
-    let e = read_npy_vector_i64(fixtures().join("activations_3x4_f32.npy")).unwrap_err().to_string();
-    assert!(e.contains("activations_3x4_f32.npy") && e.contains("[3, 4]"), "{e}");
-    let e = read_npy_matrix_f32(fixtures().join("indices_i64.npy")).unwrap_err().to_string();
+    let e = read_npy_vector_i64(fixtures().join("activations_3x4_f32.npy"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("activations_3x4_f32.npy") && e.contains("[3, 4]"),
+        "{e}"
+    );
+    let e = read_npy_matrix_f32(fixtures().join("indices_i64.npy"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("expected a 2-D array"), "{e}");
     // Write and read back.
     let dir = tempfile::tempdir().unwrap();
@@ -144,7 +179,10 @@ fn npy_matrices_and_vectors_written_by_numpy() {
     assert_eq!(read_npy_matrix_f32(&p).unwrap().data, want);
     let p = dir.path().join("junk.npy");
     std::fs::write(&p, b"\x93NUMPY garbage").unwrap();
-    assert!(read_npy_matrix_f64(&p).unwrap_err().to_string().contains("junk.npy"));
+    assert!(read_npy_matrix_f64(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("junk.npy"));
 }
 
 #[test]
@@ -152,8 +190,14 @@ fn loaders_on_fixtures() {
     let f = fixtures().join("tasks");
     let a = loaders::load_alpaca(f.join("alpaca.json")).unwrap();
     assert_eq!(a.len(), 3);
-    assert_eq!(a[1].prompt, "Translate the sentence into French.\n\nThe cat sleeps on the sofa.");
-    assert_eq!(a[1].reference.as_deref(), Some("Le chat dort sur le canapé."));
+    assert_eq!(
+        a[1].prompt,
+        "Translate the sentence into French.\n\nThe cat sleeps on the sofa."
+    );
+    assert_eq!(
+        a[1].reference.as_deref(),
+        Some("Le chat dort sur le canapé.")
+    );
     assert_eq!(a[2].id, "alpaca-2");
 
     let m = loaders::load_math(f.join("math.jsonl")).unwrap();
@@ -163,11 +207,26 @@ fn loaders_on_fixtures() {
 
     let w = loaders::load_wildchat(f.join("wildchat.jsonl")).unwrap();
     assert_eq!(w[1].prompt, "Explain what a hash map is to a ten-year-old.");
-    assert_eq!((w[2].id.as_str(), w[2].meta.as_ref().unwrap()["language"].as_str()), ("fx-003", Some("German")));
+    assert_eq!(
+        (
+            w[2].id.as_str(),
+            w[2].meta.as_ref().unwrap()["language"].as_str()
+        ),
+        ("fx-003", Some("German"))
+    );
 
     let c = loaders::load_cnn_dailymail(f.join("cnn_dailymail.jsonl")).unwrap();
-    assert!(c[0].reference.as_deref().unwrap().starts_with("Millbrook council"));
-    assert!(c[0].meta.as_ref().unwrap().get("summary_fixture_model").is_some());
+    assert!(c[0]
+        .reference
+        .as_deref()
+        .unwrap()
+        .starts_with("Millbrook council"));
+    assert!(c[0]
+        .meta
+        .as_ref()
+        .unwrap()
+        .get("summary_fixture_model")
+        .is_some());
 
     let q = loaders::load_arena_questions(f.join("arena_questions.jsonl")).unwrap();
     assert_eq!(q[0].id, "fx0001");
@@ -197,18 +256,40 @@ fn loaders_on_shared_real_data() {
     assert_eq!(m.len(), 500);
     assert_eq!(m[499].id, "math500_0499");
     assert_eq!(
-        m.iter().filter(|t| t.meta.as_ref().unwrap()["subject"] == "Algebra").count(),
+        m.iter()
+            .filter(|t| t.meta.as_ref().unwrap()["subject"] == "Algebra")
+            .count(),
         124
     );
     // python3: sum(1 for x in rows if not x['first_user_message'].strip()) == 2 (skipped)
-    assert_eq!(loaders::load_wildchat(d.join("wildchat/wildchat_first_turns_500.jsonl")).unwrap().len(), 498);
+    assert_eq!(
+        loaders::load_wildchat(d.join("wildchat/wildchat_first_turns_500.jsonl"))
+            .unwrap()
+            .len(),
+        498
+    );
     let c = loaders::load_cnn_dailymail(d.join("cnn_dailymail/cnn_dailymail_500.jsonl")).unwrap();
     assert_eq!(c.len(), 500);
     assert_eq!(c[0].id, "42c027e4ff9730fbb3de84c1af0d2c506e41c3e4");
     assert!(c[0].meta.as_ref().unwrap().get("summary_gpt4").is_some());
-    assert_eq!(loaders::load_arena_questions(d.join("arena_prompts/arena-hard-v0.1_question.jsonl")).unwrap().len(), 500);
-    assert_eq!(loaders::load_arena_questions(d.join("arena_prompts/arena-hard-v2.0_question.jsonl")).unwrap().len(), 750);
-    assert_eq!(loaders::load_outcomes(d.join("emergent_values/outcomes.jsonl")).unwrap().len(), 510);
+    assert_eq!(
+        loaders::load_arena_questions(d.join("arena_prompts/arena-hard-v0.1_question.jsonl"))
+            .unwrap()
+            .len(),
+        500
+    );
+    assert_eq!(
+        loaders::load_arena_questions(d.join("arena_prompts/arena-hard-v2.0_question.jsonl"))
+            .unwrap()
+            .len(),
+        750
+    );
+    assert_eq!(
+        loaders::load_outcomes(d.join("emergent_values/outcomes.jsonl"))
+            .unwrap()
+            .len(),
+        510
+    );
 }
 
 #[test]
@@ -223,7 +304,10 @@ fn fastchat_judge_battles_from_shared_data() {
     models.sort();
     assert_eq!(models, ["claude", "gpt35", "gpt4", "human", "llama"]);
     assert_eq!(t.winner.iter().filter(|&&w| w == Winner::A).count(), 7073);
-    let (g, c) = (t.model_index("gpt4").unwrap(), t.model_index("claude").unwrap());
+    let (g, c) = (
+        t.model_index("gpt4").unwrap(),
+        t.model_index("claude").unwrap(),
+    );
     let n = (0..t.len())
         .filter(|&i| t.a[i] == g && t.b[i] == c && t.winner[i] == Winner::A)
         .count();

@@ -17,7 +17,10 @@ struct Rec {
 fn rec(i: u64) -> Rec {
     Rec {
         i,
-        text: format!("record number {i} with some padding to make lines longer {}", "x".repeat((i % 50) as usize)),
+        text: format!(
+            "record number {i} with some padding to make lines longer {}",
+            "x".repeat((i % 50) as usize)
+        ),
     }
 }
 
@@ -38,7 +41,10 @@ struct Model {
 fn record_ids_are_deterministic_and_unambiguous() {
     // python3: hashlib.sha256(b"ab\x1fc").hexdigest()[:32]
     assert_eq!(record_id(&["ab", "c"]), "9617c506357d3d46bb660dbde5253de2");
-    assert_eq!(record_id(&["ab", "c"]), record_id(&["ab".to_string(), "c".to_string()]));
+    assert_eq!(
+        record_id(&["ab", "c"]),
+        record_id(&["ab".to_string(), "c".to_string()])
+    );
     assert_ne!(record_id(&["ab", "c"]), record_id(&["a", "bc"]));
 }
 
@@ -61,7 +67,9 @@ fn run_dir_create_open_and_final_files() {
     assert!(e.contains("already exists"), "{e}");
     let again = RunDir::open(&root).unwrap();
     assert_eq!(again.config::<Config>().unwrap(), cfg);
-    let p = run.write_json("results.json", &serde_json::json!({"x": 1})).unwrap();
+    let p = run
+        .write_json("results.json", &serde_json::json!({"x": 1}))
+        .unwrap();
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\n  \"x\": 1\n}\n");
     run.write_text("report.md", "# Report\n").unwrap();
     // No temporary files are left behind.
@@ -74,7 +82,11 @@ fn run_dir_create_open_and_final_files() {
     let e = RunDir::open(base.path()).unwrap_err().to_string();
     assert!(e.contains("not a run directory"), "{e}");
     // A broken config names the file and line.
-    std::fs::write(root.join("config.toml"), "study = \"utility\"\nseed = \"many\"\n").unwrap();
+    std::fs::write(
+        root.join("config.toml"),
+        "study = \"utility\"\nseed = \"many\"\n",
+    )
+    .unwrap();
     let e = again.config::<Config>().unwrap_err().to_string();
     assert!(e.contains("config.toml:2:"), "{e}");
 }
@@ -88,12 +100,19 @@ fn record_log_skips_known_ids_and_repairs_a_cut_tail() {
         for i in 0..10 {
             assert!(log.append(&format!("r{i}"), rec(i)).unwrap());
         }
-        assert!(!log.append("r3", rec(3)).unwrap(), "a known id is not written twice");
+        assert!(
+            !log.append("r3", rec(3)).unwrap(),
+            "a known id is not written twice"
+        );
         assert_eq!(log.len(), 10);
     }
     // Simulate a writer killed mid-line.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(br#"{"id":"r10","i":10,"text":"record num"#).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(br#"{"id":"r10","i":10,"text":"record num"#)
+        .unwrap();
     drop(f);
     let mut log: RecordLog<Rec> = RecordLog::open(&path).unwrap();
     assert_eq!(log.len(), 10);
@@ -111,11 +130,19 @@ fn record_log_skips_known_ids_and_repairs_a_cut_tail() {
     assert_eq!(first["i"], 0);
 
     // A corrupt line in the middle is an error, never silently dropped.
-    std::fs::write(&path, "{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\nnot json\n{\"id\":\"b\",\"i\":2,\"text\":\"t\"}\n").unwrap();
+    std::fs::write(
+        &path,
+        "{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\nnot json\n{\"id\":\"b\",\"i\":2,\"text\":\"t\"}\n",
+    )
+    .unwrap();
     let e = RecordLog::<Rec>::open(&path).err().unwrap().to_string();
     assert!(e.contains("comparisons.jsonl:2:"), "{e}");
     // So is a duplicated id.
-    std::fs::write(&path, "{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\n{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\n").unwrap();
+    std::fs::write(
+        &path,
+        "{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\n{\"id\":\"a\",\"i\":1,\"text\":\"t\"}\n",
+    )
+    .unwrap();
     let e = RecordLog::<Rec>::open(&path).err().unwrap().to_string();
     assert!(e.contains(":2: id: duplicate record id `a`"), "{e}");
     // A complete last line without a newline is kept and terminated.
@@ -131,7 +158,9 @@ const CHILD_ENV: &str = "PREF_DATA_TEST_CHILD_LOG";
 /// Child side of the kill test: appends records forever until killed.
 #[test]
 fn child_writer() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let mut log: RecordLog<Rec> = RecordLog::open(&path).unwrap();
     for i in 0.. {
         log.append(&format!("r{i}"), rec(i)).unwrap();
