@@ -2,6 +2,10 @@
 //! subcommand here (later issues add `thurstonian`, `bt`, `elo`, `ridge`,
 //! `cje`, …); the data subcommands below inspect and convert record files.
 
+mod model_cmds;
+mod rank;
+mod thurstonian;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,6 +47,22 @@ enum Kind {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Rank(rank::RankCommand),
+    /// List the embedded local models: role, path, size, sha256, installed or not.
+    Models,
+    /// Generate a completion; prints {text, tokens, finish_reason, logprobs?}.
+    Generate(model_cmds::GenerateArgs),
+    /// Teacher-force a continuation; prints {sum_logprob, token_logprobs, tokens}.
+    ///
+    /// Deterministic: identical output on every run (see crates/pref-llm/README.md).
+    Score(model_cmds::ScoreArgs),
+    /// Log-probabilities of option labels; prints {options: {label: logprob}, normalised: {label: p}}.
+    Choice(model_cmds::ChoiceArgs),
+    /// Fit Thurstonian utilities to pair counts; held-out log loss and accuracy.
+    ///
+    /// Prints {"utilities", "train", "test", "fit"} as JSON (details below).
+    Thurstonian(thurstonian::ThurstonianArgs),
     /// Read a record file, validate every record, and print a JSON summary.
     ///
     /// Bad input stops with `path:line: field: what is wrong`.
@@ -86,6 +106,12 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     let out = match cli.command {
+        Command::Rank(c) => rank::run(c)?,
+        Command::Models => model_cmds::models()?,
+        Command::Generate(a) => model_cmds::generate(a)?,
+        Command::Score(a) => model_cmds::score(a)?,
+        Command::Choice(a) => model_cmds::choice(a)?,
+        Command::Thurstonian(args) => thurstonian::run(&args)?,
         Command::Inspect { file, kind, source } => inspect(&file, kind, source)?,
         Command::Convert {
             input,

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod cache;
+pub mod error;
+pub mod model;
+pub mod types;
+
+#[cfg(feature = "candle")]
+pub mod embed;
+#[cfg(feature = "llama")]
+pub mod hidden;
+#[cfg(feature = "llama")]
+pub mod llama;
+
+pub use cache::{CacheStats, CachedModel, ModelCache};
+pub use error::{Error, Result};
+pub use model::{LanguageModel, ModelId};
+pub use types::{
+    ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, Role, SamplingParams,
+    TokenLogprob, TokenLogprobs,
+};

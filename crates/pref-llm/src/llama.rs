@@ -1,0 +1,729 @@
+//! The embedded llama.cpp backend (`llama-cpp-2`): no server, no GPU, no key.
+//!
+//! One worker thread owns the model and one context; requests reach it over a
+//! channel, so [`LlamaLm`] is `Send + Sync` and usable from async code. The
+//! deterministic scoring setup is fixed here, in one place, and recorded in the
+//! model id (DESIGN §3):
+//!
+//! | setting | value | why |
+//! |---|---|---|
+//! | flash attention | disabled | the default (auto) resolves to on and shifts log-probs by 0.1–0.4 nats/token |
+//! | K and V cache type | F32 | no quantisation noise in scores |
+//! | batch size | `n_ctx` | every request is decoded in a single `decode` call (a split changes results) |
+//! | micro-batch | `n_ubatch` (512) | recorded; results are identical across ubatch sizes |
+//! | threads | `n_threads` (2), also for batches | recorded; results are identical across thread counts |
+//! | KV cache | cleared before every request | no state leaks between requests |
+//!
+//! Teacher forcing decodes prompt and continuation together in one call and
+//! requests logits only at the rows it reads (Gemma's vocabulary is 262k).
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, OnceLock};
+
+use async_trait::async_trait;
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::model::{LanguageModel, ModelId};
+use crate::types::{
+    ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, SamplingParams,
+    TokenLogprob, TokenLogprobs,
+};
+
+static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+
+/// The process-wide llama.cpp backend, initialised once with its logging silenced.
+/// Code that also uses `llama-cpp-2` directly (benches comparing against raw
+/// llama.cpp) must take the backend from here: llama.cpp is initialised once per process.
+pub fn try_backend() -> Result<&'static LlamaBackend> {
+    BACKEND
+        .get_or_init(|| {
+            let mut b =
+                LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))?;
+            b.void_logs();
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| Error::Backend(e.clone()))
+}
+
+/// Configuration of the embedded backend. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlamaConfig {
+    /// `default` (SmolLM2-135M-Instruct), `gemma-3-270m`, or a path to any GGUF file.
+    pub model: String,
+    /// Chat template: `None` uses the GGUF's own; otherwise a llama.cpp built-in
+    /// template name (`gemma`, `chatml`, `llama3`, …). `gemma-3-270m` defaults to `gemma`
+    /// because that GGUF (a base model) ships none.
+    pub chat_template: Option<String>,
+    /// Context length in tokens (prompt + continuation or generation).
+    pub n_ctx: u32,
+    /// CPU threads for single tokens and for batches.
+    pub n_threads: i32,
+    /// Micro-batch size.
+    pub n_ubatch: u32,
+}
+
+impl Default for LlamaConfig {
+    fn default() -> Self {
+        Self {
+            model: "default".into(),
+            chat_template: None,
+            n_ctx: 4096,
+            n_threads: 2,
+            n_ubatch: 512,
+        }
+    }
+}
+
+impl LlamaConfig {
+    /// A config for `model` with every other setting at its default.
+    pub fn for_model(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// What the loaded model is, and the settings it runs with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlamaInfo {
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Number of transformer layers.
+    pub n_layer: usize,
+    /// Hidden size.
+    pub n_embd: usize,
+    /// Vocabulary size.
+    pub n_vocab: usize,
+    /// Chat template used (`gguf` = the file's own).
+    pub chat_template: String,
+    /// The resolved configuration.
+    pub config: LlamaConfig,
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::Backend(format!("{}: {e}", path.display())))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| Error::Backend(format!("{}: {e}", path.display())))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Resolves a model name or path to (name, path, sha256, default template).
+fn resolve(model: &str) -> Result<(String, PathBuf, String, Option<&'static str>)> {
+    if let Some(m) = pref_data::paths::embedded_model(model) {
+        let path = m.main_path();
+        if !path.is_file() {
+            return Err(Error::ModelMissing {
+                name: model.into(),
+                path,
+            });
+        }
+        let template = (m.name == "gemma-3-270m").then_some("gemma");
+        return Ok((
+            m.name.to_string(),
+            path,
+            m.files[0].sha256.to_string(),
+            template,
+        ));
+    }
+    let path = PathBuf::from(model);
+    if !path.is_file() {
+        return Err(Error::ModelMissing {
+            name: model.into(),
+            path,
+        });
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| model.to_string());
+    let sha = sha256_file(&path)?;
+    Ok((name, path, sha, None))
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// Most continuations one [`LlamaLm::score_shared`] call takes (sequences of the context).
+pub const MAX_SHARED: u32 = 15;
+
+enum Job {
+    Generate(Vec<Message>, SamplingParams, Reply<Completion>),
+    Score(Vec<Message>, String, Reply<TokenLogprobs>),
+    Choice(Vec<Message>, Vec<String>, Reply<ChoiceLogprobs>),
+    Hidden(Vec<Message>, Vec<usize>, Pooling, Reply<HiddenStates>),
+    ScoreShared(Vec<Message>, Vec<String>, Reply<Vec<TokenLogprobs>>),
+}
+
+/// The embedded llama.cpp model. Cheap to share (`Arc`); calls are served in
+/// order by one worker thread.
+pub struct LlamaLm {
+    id: ModelId,
+    info: LlamaInfo,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl LlamaLm {
+    /// Loads a model (blocking: a few hundred milliseconds for the embedded models).
+    pub fn load(config: LlamaConfig) -> Result<Self> {
+        if config.n_ctx == 0 || config.n_ubatch == 0 || config.n_threads <= 0 {
+            return Err(Error::Invalid(format!(
+                "n_ctx, n_ubatch and n_threads must be positive (got {}, {}, {})",
+                config.n_ctx, config.n_ubatch, config.n_threads
+            )));
+        }
+        let (name, path, sha256, default_template) = resolve(&config.model)?;
+        let template = config
+            .chat_template
+            .clone()
+            .or(default_template.map(str::to_string));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (jobs, rx) = mpsc::channel();
+        let cfg = config.clone();
+        let p = path.clone();
+        let tmpl = template.clone();
+        std::thread::Builder::new()
+            .name(format!("llama-{name}"))
+            .spawn(move || worker(cfg, p, tmpl, ready_tx, rx))
+            .map_err(|e| Error::Backend(format!("cannot start the llama.cpp worker: {e}")))?;
+        let (n_layer, n_embd, n_vocab) = ready_rx
+            .recv()
+            .map_err(|_| Error::Backend("the llama.cpp worker stopped while loading".into()))??;
+        let template_name = template.unwrap_or_else(|| "gguf".into());
+        let id = ModelId {
+            backend: "llama.cpp".into(),
+            name,
+            sha256: Some(sha256.clone()),
+            base_url: None,
+            variant: Some(format!(
+                "template={template_name};flash_attn=off;kv=f32;split=single;ubatch={}",
+                config.n_ubatch
+            )),
+        };
+        let info = LlamaInfo {
+            path,
+            sha256,
+            n_layer,
+            n_embd,
+            n_vocab,
+            chat_template: template_name,
+            config,
+        };
+        Ok(Self { id, info, jobs })
+    }
+
+    /// Scores several continuations of one prompt, evaluating the prompt once.
+    ///
+    /// Fixed split policy: one `decode` call for the prompt (sequence 0), whose
+    /// KV cells are then copied into each continuation's own sequence, decoded in
+    /// one call per continuation. Because llama.cpp's results depend slightly on
+    /// how a sequence is split into calls, these log-probs differ from
+    /// [`LanguageModel::score`] (one call per continuation) by a small amount that
+    /// the crate README reports; use one method consistently within a study.
+    pub async fn score_shared(
+        &self,
+        prompt: &[Message],
+        continuations: &[String],
+    ) -> Result<Vec<TokenLogprobs>> {
+        self.ask(|r| Job::ScoreShared(prompt.to_vec(), continuations.to_vec(), r))
+            .await
+    }
+
+    /// What was loaded and how it runs.
+    pub fn info(&self) -> &LlamaInfo {
+        &self.info
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(make(tx))
+            .map_err(|_| Error::Backend("the llama.cpp worker has stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Backend("the llama.cpp worker dropped a request".into()))?
+    }
+}
+
+#[async_trait]
+impl LanguageModel for LlamaLm {
+    fn id(&self) -> &ModelId {
+        &self.id
+    }
+
+    async fn generate(&self, messages: &[Message], params: &SamplingParams) -> Result<Completion> {
+        self.ask(|r| Job::Generate(messages.to_vec(), params.clone(), r))
+            .await
+    }
+
+    async fn score(&self, prompt: &[Message], continuation: &str) -> Result<TokenLogprobs> {
+        self.ask(|r| Job::Score(prompt.to_vec(), continuation.to_string(), r))
+            .await
+    }
+
+    async fn choice_logprobs(
+        &self,
+        messages: &[Message],
+        options: &[String],
+    ) -> Result<ChoiceLogprobs> {
+        self.ask(|r| Job::Choice(messages.to_vec(), options.to_vec(), r))
+            .await
+    }
+
+    async fn hidden_states(
+        &self,
+        messages: &[Message],
+        layers: &[usize],
+        pooling: Pooling,
+    ) -> Result<HiddenStates> {
+        self.ask(|r| Job::Hidden(messages.to_vec(), layers.to_vec(), pooling, r))
+            .await
+    }
+}
+
+fn worker(
+    cfg: LlamaConfig,
+    path: PathBuf,
+    template: Option<String>,
+    ready: mpsc::Sender<Result<(usize, usize, usize)>>,
+    jobs: mpsc::Receiver<Job>,
+) {
+    let setup = || -> Result<(LlamaModel, &'static LlamaBackend)> {
+        let backend = try_backend()?;
+        let model = LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default())
+            .map_err(|e| {
+                Error::Backend(format!("{}: cannot load the model: {e}", path.display()))
+            })?;
+        Ok((model, backend))
+    };
+    let (model, backend) = match setup() {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(cfg.n_ctx))
+        .with_n_batch(cfg.n_ctx)
+        .with_n_ubatch(cfg.n_ubatch.min(cfg.n_ctx))
+        .with_n_threads(cfg.n_threads)
+        .with_n_threads_batch(cfg.n_threads)
+        .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        .with_type_k(KvCacheType::F32)
+        .with_type_v(KvCacheType::F32)
+        .with_n_seq_max(MAX_SHARED + 1)
+        .with_kv_unified(true)
+        .with_embeddings(false);
+    let ctx = match model.new_context(backend, params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(Error::Backend(format!(
+                "cannot create a llama.cpp context: {e}"
+            ))));
+            return;
+        }
+    };
+    let chat_template = match &template {
+        Some(t) => {
+            LlamaChatTemplate::new(t).map_err(|e| Error::Invalid(format!("chat template: {e}")))
+        }
+        None => model.chat_template(None).map_err(|_| {
+            Error::Invalid(format!(
+                "{} has no chat template: set chat_template (e.g. \"gemma\" or \"chatml\")",
+                path.display()
+            ))
+        }),
+    };
+    let chat_template = match chat_template {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let dims = (
+        model.n_layer() as usize,
+        model.n_embd() as usize,
+        model.n_vocab() as usize,
+    );
+    if ready.send(Ok(dims)).is_err() {
+        return;
+    }
+    let mut w = Worker {
+        model: &model,
+        ctx,
+        template: chat_template,
+        cfg,
+        path,
+        extractor: None,
+    };
+    for job in jobs {
+        match job {
+            Job::Generate(m, p, r) => {
+                let _ = r.send(w.generate(&m, &p));
+            }
+            Job::Score(m, c, r) => {
+                let _ = r.send(w.score(&m, &c));
+            }
+            Job::Choice(m, o, r) => {
+                let _ = r.send(w.choice(&m, &o));
+            }
+            Job::Hidden(m, l, p, r) => {
+                let _ = r.send(w.hidden(&m, &l, p));
+            }
+            Job::ScoreShared(m, c, r) => {
+                let _ = r.send(w.score_shared(&m, &c));
+            }
+        }
+    }
+}
+
+struct Worker<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    template: LlamaChatTemplate,
+    cfg: LlamaConfig,
+    path: PathBuf,
+    extractor: Option<crate::hidden::ActivationExtractor>,
+}
+
+/// log-softmax of one logit row at `token`, in f64 (max-shifted log-sum-exp).
+fn logprob_of(logits: &[f32], token: usize) -> f64 {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let z: f64 = logits.iter().map(|&l| (l as f64 - m).exp()).sum();
+    (logits[token] as f64 - m) - z.ln()
+}
+
+fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let lz = logits
+        .iter()
+        .map(|&l| (l as f64 - m).exp())
+        .sum::<f64>()
+        .ln();
+    logits.iter().map(|&l| l as f64 - m - lz).collect()
+}
+
+fn argmax(logits: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > logits[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Worker<'_> {
+    fn render(&self, messages: &[Message], add_assistant: bool) -> Result<String> {
+        if messages.is_empty() {
+            return Err(Error::Invalid("no messages".into()));
+        }
+        let chat = messages
+            .iter()
+            .map(|m| {
+                LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone())
+                    .map_err(|e| Error::Invalid(format!("message: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.model
+            .apply_chat_template(&self.template, &chat, add_assistant)
+            .map_err(|e| Error::Backend(format!("cannot apply the chat template: {e}")))
+    }
+
+    fn tokenize(&self, text: &str, special: bool) -> Vec<LlamaToken> {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), special, special)
+    }
+
+    fn piece(&self, t: LlamaToken) -> String {
+        String::from_utf8_lossy(&self.model.vocab().token_to_piece(t, false, None)).into_owned()
+    }
+
+    fn check_len(&self, n: usize) -> Result<()> {
+        if n > self.cfg.n_ctx as usize {
+            return Err(Error::Invalid(format!(
+                "{n} tokens do not fit in the context of {} tokens (raise n_ctx)",
+                self.cfg.n_ctx
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes `tokens` from position 0 in one call, with logits at the rows in `rows`.
+    fn decode_fresh(
+        &mut self,
+        tokens: &[LlamaToken],
+        rows: impl Fn(usize) -> bool,
+    ) -> Result<LlamaBatch<'static>> {
+        self.check_len(tokens.len())?;
+        self.ctx.clear_kv_cache();
+        let mut batch = LlamaBatch::new(tokens.len().max(1), 1);
+        for (i, &t) in tokens.iter().enumerate() {
+            batch
+                .add(t, i as i32, &[0], rows(i))
+                .map_err(|e| Error::Backend(format!("batch: {e}")))?;
+        }
+        self.ctx
+            .decode(&mut batch)
+            .map_err(|e| Error::Backend(format!("llama.cpp decode failed: {e}")))?;
+        Ok(batch)
+    }
+
+    fn score(&mut self, prompt: &[Message], continuation: &str) -> Result<TokenLogprobs> {
+        let p = self.tokenize(&self.render(prompt, true)?, true);
+        let c = self.tokenize(continuation, false);
+        if c.is_empty() {
+            return Ok(TokenLogprobs {
+                sum_logprob: 0.0,
+                token_logprobs: vec![],
+                tokens: vec![],
+            });
+        }
+        let all: Vec<LlamaToken> = p.iter().chain(&c).copied().collect();
+        let (start, end) = (p.len() - 1, all.len() - 1);
+        self.decode_fresh(&all, |i| i >= start && i < end)?;
+        let mut lps = Vec::with_capacity(c.len());
+        for (k, &t) in c.iter().enumerate() {
+            let logits = self.ctx.get_logits_ith((start + k) as i32);
+            lps.push(logprob_of(logits, t.0 as usize));
+        }
+        Ok(TokenLogprobs {
+            sum_logprob: lps.iter().sum(),
+            token_logprobs: lps,
+            tokens: c.iter().map(|&t| self.piece(t)).collect(),
+        })
+    }
+
+    fn score_shared(
+        &mut self,
+        prompt: &[Message],
+        continuations: &[String],
+    ) -> Result<Vec<TokenLogprobs>> {
+        if continuations.len() > MAX_SHARED as usize {
+            return Err(Error::Invalid(format!(
+                "{} continuations: score_shared takes at most {MAX_SHARED} at once",
+                continuations.len()
+            )));
+        }
+        let p = self.tokenize(&self.render(prompt, true)?, true);
+        let conts: Vec<Vec<LlamaToken>> = continuations
+            .iter()
+            .map(|c| self.tokenize(c, false))
+            .collect();
+        let total = p.len() + conts.iter().map(Vec::len).sum::<usize>();
+        self.check_len(total)?;
+        // Call 1: the prompt, with logits at its last row (the first token of every continuation).
+        let last = p.len() - 1;
+        self.decode_fresh(&p, |i| i == last)?;
+        let first_row = log_softmax(self.ctx.get_logits_ith(last as i32));
+        // Then one call per continuation (all but its last token) in its own
+        // sequence, attending to the prompt's cells copied into that sequence.
+        let mut rows: Vec<Vec<f64>> = Vec::with_capacity(conts.len());
+        for (j, c) in conts.iter().enumerate() {
+            let seq = j as i32 + 1;
+            let mut lps = Vec::with_capacity(c.len());
+            if let Some(&t0) = c.first() {
+                lps.push(first_row[t0.0 as usize]);
+            }
+            if c.len() > 1 {
+                self.ctx
+                    .copy_kv_cache_seq(0, seq, None, None)
+                    .map_err(|e| Error::Backend(format!("kv cache: {e}")))?;
+                let mut batch = LlamaBatch::new(c.len(), 1);
+                for (k, &t) in c[..c.len() - 1].iter().enumerate() {
+                    batch
+                        .add(t, (p.len() + k) as i32, &[seq], true)
+                        .map_err(|e| Error::Backend(format!("batch: {e}")))?;
+                }
+                self.ctx
+                    .decode(&mut batch)
+                    .map_err(|e| Error::Backend(format!("llama.cpp decode failed: {e}")))?;
+                for (k, &t) in c.iter().enumerate().skip(1) {
+                    lps.push(logprob_of(
+                        self.ctx.get_logits_ith((k - 1) as i32),
+                        t.0 as usize,
+                    ));
+                }
+                self.ctx
+                    .clear_kv_cache_seq(Some(seq as u32), None, None)
+                    .map_err(|e| Error::Backend(format!("kv cache: {e}")))?;
+            }
+            rows.push(lps);
+        }
+        let out = conts
+            .iter()
+            .zip(rows)
+            .map(|(c, lps)| TokenLogprobs {
+                sum_logprob: lps.iter().sum(),
+                token_logprobs: lps,
+                tokens: c.iter().map(|&t| self.piece(t)).collect(),
+            })
+            .collect();
+        Ok(out)
+    }
+
+    fn choice(&mut self, messages: &[Message], options: &[String]) -> Result<ChoiceLogprobs> {
+        if options.len() < 2 {
+            return Err(Error::Invalid("choice needs at least two options".into()));
+        }
+        let p = self.tokenize(&self.render(messages, true)?, true);
+        let toks: Vec<Vec<LlamaToken>> = options.iter().map(|o| self.tokenize(o, false)).collect();
+        if let Some(i) = toks.iter().position(Vec::is_empty) {
+            return Err(Error::Invalid(format!("option {i} is empty")));
+        }
+        let logprobs = if toks.iter().all(|t| t.len() == 1) {
+            // One forward pass: the next-token distribution at the answer position.
+            let last = p.len() - 1;
+            self.decode_fresh(&p, |i| i == last)?;
+            let logits = self.ctx.get_logits_ith(last as i32);
+            toks.iter()
+                .map(|t| logprob_of(logits, t[0].0 as usize))
+                .collect()
+        } else {
+            // Multi-token labels: teacher-force each option.
+            let mut out = Vec::with_capacity(options.len());
+            for o in options {
+                out.push(self.score(messages, o)?.sum_logprob);
+            }
+            out
+        };
+        Ok(ChoiceLogprobs::from_logprobs(options.to_vec(), logprobs))
+    }
+
+    fn generate(&mut self, messages: &[Message], params: &SamplingParams) -> Result<Completion> {
+        if params.top_logprobs > 20 {
+            return Err(Error::Invalid("top_logprobs must be at most 20".into()));
+        }
+        let p = self.tokenize(&self.render(messages, true)?, true);
+        self.check_len(p.len() + params.max_tokens as usize)?;
+        let last = p.len() - 1;
+        let mut batch = self.decode_fresh(&p, |i| i == last)?;
+        let mut row = last as i32;
+        let mut sampler = (params.temperature > 0.0).then(|| {
+            let mut chain = Vec::new();
+            if params.top_k > 0 {
+                chain.push(LlamaSampler::top_k(params.top_k as i32));
+            }
+            if params.top_p < 1.0 {
+                chain.push(LlamaSampler::top_p(params.top_p, 1));
+            }
+            chain.push(LlamaSampler::temp(params.temperature));
+            // llama.cpp seeds are 32-bit: fold the 64-bit seed.
+            chain.push(LlamaSampler::dist(
+                (params.seed ^ (params.seed >> 32)) as u32,
+            ));
+            LlamaSampler::chain_simple(chain)
+        });
+        let vocab = self.model.vocab();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut logprobs = params.logprobs.then(Vec::new);
+        let mut finish = FinishReason::Length;
+        let mut n_generated = 0u32;
+        let mut pos = p.len() as i32;
+        for _ in 0..params.max_tokens {
+            let logits = self.ctx.get_logits_ith(row);
+            let token = match sampler.as_mut() {
+                Some(s) => s.sample(&self.ctx, row),
+                None => LlamaToken(argmax(logits) as i32),
+            };
+            if let Some(lp) = logprobs.as_mut() {
+                let ls = log_softmax(logits);
+                let mut top: Vec<(String, f64)> = Vec::new();
+                if params.top_logprobs > 0 {
+                    let mut idx: Vec<usize> = (0..ls.len()).collect();
+                    let k = params.top_logprobs as usize;
+                    let nth = k.min(idx.len() - 1);
+                    idx.select_nth_unstable_by(nth, |&a, &b| ls[b].total_cmp(&ls[a]));
+                    idx.truncate(k);
+                    idx.sort_by(|&a, &b| ls[b].total_cmp(&ls[a]).then(a.cmp(&b)));
+                    top = idx
+                        .into_iter()
+                        .map(|i| (self.piece(LlamaToken(i as i32)), ls[i]))
+                        .collect();
+                }
+                lp.push(TokenLogprob {
+                    token: self.piece(token),
+                    logprob: ls[token.0 as usize],
+                    top,
+                });
+            }
+            n_generated += 1;
+            if vocab.is_eog(token) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            bytes.extend(vocab.token_to_piece(token, false, None));
+            if !params.stop.is_empty() {
+                let text = String::from_utf8_lossy(&bytes);
+                if let Some(cut) = params
+                    .stop
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min()
+                {
+                    let keep = text[..cut].as_bytes().to_vec();
+                    bytes = keep;
+                    finish = FinishReason::Stop;
+                    break;
+                }
+            }
+            batch.clear();
+            batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| Error::Backend(format!("batch: {e}")))?;
+            self.ctx
+                .decode(&mut batch)
+                .map_err(|e| Error::Backend(format!("llama.cpp decode failed: {e}")))?;
+            pos += 1;
+            row = 0;
+        }
+        Ok(Completion {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            finish_reason: finish,
+            prompt_tokens: p.len() as u32,
+            completion_tokens: n_generated,
+            logprobs,
+        })
+    }
+
+    fn hidden(
+        &mut self,
+        messages: &[Message],
+        layers: &[usize],
+        pooling: Pooling,
+    ) -> Result<HiddenStates> {
+        let text = self.render(messages, true)?;
+        if self.extractor.is_none() {
+            self.extractor = Some(crate::hidden::ActivationExtractor::load(
+                &self.path,
+                self.cfg.n_threads,
+                self.cfg.n_ctx,
+            )?);
+        }
+        let ex = self
+            .extractor
+            .as_mut()
+            .ok_or_else(|| Error::Backend("no extractor".into()))?;
+        let tokens = ex.tokenize(&text, true, true)?;
+        ex.hidden_states(&tokens, layers, pooling)
+    }
+}

@@ -1,0 +1,96 @@
+//! The model trait every study calls, and the content-addressed model id.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::types::{
+    ChoiceLogprobs, Completion, HiddenStates, Message, Pooling, SamplingParams, TokenLogprobs,
+};
+
+/// Content-addressed identity of a model: backend kind + name + (local files)
+/// the file's sha256 + (HTTP) the base URL. Part of every cache key and record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelId {
+    /// Backend kind: `llama.cpp`, `openai`, `candle`.
+    pub backend: String,
+    /// Model name (embedded name, file stem, or the served model name).
+    pub name: String,
+    /// sha256 of the model file, for local models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Base URL, for HTTP backends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Backend settings that change outputs (chat template, determinism settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl fmt::Display for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.backend, self.name)?;
+        if let Some(h) = &self.sha256 {
+            write!(f, "@{}", &h[..h.len().min(12)])?;
+        }
+        if let Some(u) = &self.base_url {
+            write!(f, "@{u}")?;
+        }
+        if let Some(v) = &self.variant {
+            write!(f, "[{v}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// A language model. Every study calls models only through this trait, so the
+/// same study runs on the embedded llama.cpp model or any OpenAI-compatible
+/// endpoint; wrap any implementation in [`crate::cache::CachedModel`] to cache it.
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    /// The model's content-addressed id.
+    fn id(&self) -> &ModelId;
+
+    /// Generates a completion of a chat.
+    async fn generate(&self, messages: &[Message], params: &SamplingParams) -> Result<Completion>;
+
+    /// Teacher forcing: log p of each token of `continuation` written by the
+    /// assistant after the chat-templated `prompt`.
+    async fn score(&self, prompt: &[Message], continuation: &str) -> Result<TokenLogprobs>;
+
+    /// Log-probabilities of option labels (e.g. `A`/`B`) as the assistant's answer.
+    async fn choice_logprobs(
+        &self,
+        messages: &[Message],
+        options: &[String],
+    ) -> Result<ChoiceLogprobs>;
+
+    /// Residual-stream activations at `layers` for the chat-templated `messages`
+    /// (local backends only).
+    async fn hidden_states(
+        &self,
+        messages: &[Message],
+        layers: &[usize],
+        pooling: Pooling,
+    ) -> Result<HiddenStates> {
+        let _ = (messages, layers, pooling);
+        Err(Error::Unsupported {
+            backend: self.id().backend.clone(),
+            what: "hidden states".into(),
+        })
+    }
+
+    /// Generates completions for many requests; backends that can batch override it.
+    async fn generate_batch(
+        &self,
+        requests: &[(Vec<Message>, SamplingParams)],
+    ) -> Result<Vec<Completion>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for (m, p) in requests {
+            out.push(self.generate(m, p).await?);
+        }
+        Ok(out)
+    }
+}

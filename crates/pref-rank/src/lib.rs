@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod bootstrap;
+pub mod bt;
+pub mod elo;
+pub mod error;
+pub mod metrics;
+pub mod offsets;
+pub mod params;
+pub mod ratings;
+#[cfg(feature = "candle")]
+pub mod reward;
+
+pub use bootstrap::{BootstrapParams, BootstrapResult};
+pub use bt::{BtFit, BtParams, PairCell, PairData};
+pub use elo::EloParams;
+pub use error::{Error, Result};
+pub use metrics::{kendall_tau_b, ranking_metrics, spearman_rho, Correlation, RankingMetrics};
+pub use offsets::EloOffsets;
+pub use params::{Checked, ParamGuard};
+pub use ratings::Ratings;
+#[cfg(feature = "candle")]
+pub use reward::{PreferencePair, RewardHead, RewardHeadParams};

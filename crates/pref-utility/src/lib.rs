@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod active;
+pub mod data;
+pub mod error;
+pub mod hessian;
+pub mod normal;
+pub mod robustness;
+pub mod simulate;
+pub mod thurstonian;
+pub mod transitivity;
+
+pub use active::{
+    ActiveLearningParams, ActiveLearningResult, Oracle, RoundReport, SimulatedOracle, Strategy,
+};
+pub use data::{aggregate_comparisons, read_located, AggregatedComparisons, PairData};
+pub use error::{Error, Result};
+pub use hessian::{SeMethod, StandardErrors};
+pub use robustness::{
+    correlation_matrix, factor_regression, ols, pearson, spearman, CorrelationMatrix,
+    CorrelationMethod, FactorRegression, OlsFit, UtilityRun,
+};
+pub use thurstonian::{
+    Evaluation, FitStats, FittedThurstonian, Progress, ThurstonianParams, ValidThurstonianParams,
+    Weighting,
+};
+pub use transitivity::{transitivity, TransitivityReport, TriadSampling};
