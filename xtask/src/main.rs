@@ -262,6 +262,33 @@ const DEMO_STEPS: &[DemoStep] = &[
         stdout_to: Some("runs/demo/pair-counts-summary.json"),
         writes: &[],
     },
+    DemoStep {
+        package: "pref",
+        args: &[
+            "choice",
+            "--model",
+            "default",
+            "--prompt",
+            "Which task would you rather do?\nA: write a short poem about the sea\nB: sort a list of numbers\nAnswer with A or B.",
+            "--options",
+            "A,B",
+        ],
+        stdout_to: Some("runs/demo/choice.json"),
+        writes: &[],
+    },
+    DemoStep {
+        package: "pref",
+        args: &[
+            "generate",
+            "--model",
+            "default",
+            "--max-tokens",
+            "48",
+            "Summarise in one sentence: the town council voted to turn the disused railway line into a cycle path that opens next spring.",
+        ],
+        stdout_to: Some("runs/demo/generate.json"),
+        writes: &[],
+    },
 ];
 
 /// `cargo xtask demo`: setup of the default model, then [`DEMO_STEPS`].

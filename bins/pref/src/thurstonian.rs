@@ -151,3 +151,124 @@ pub fn run(args: &ThurstonianArgs) -> Result<Value> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ThurstonianArgs,
+    }
+
+    fn data(name: &str) -> String {
+        format!(
+            "{}/../../crates/pref-utility/tests/data/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    fn parse(args: &[&str]) -> ThurstonianArgs {
+        Cli::parse_from(std::iter::once("thurstonian").chain(args.iter().copied())).args
+    }
+
+    #[test]
+    fn prints_the_documented_shape_and_the_reference_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.json");
+        let (train, test) = (data("sim_train.jsonl"), data("sim_test.jsonl"));
+        let args = parse(&[
+            "--train",
+            &train,
+            "--test",
+            &test,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let v = run(&args).unwrap();
+        let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+        assert_eq!(keys(&v), ["fit", "test", "train", "utilities"]);
+        assert_eq!(keys(&v["train"]), ["accuracy", "log_loss", "n_pairs"]);
+        assert_eq!(
+            keys(&v["test"]),
+            [
+                "accuracy",
+                "accuracy_majority",
+                "log_loss",
+                "n_pairs",
+                "n_ties"
+            ]
+        );
+        assert_eq!(keys(&v["fit"]), ["converged", "iterations", "seconds"]);
+        assert_eq!(v["utilities"].as_object().unwrap().len(), 30);
+        assert_eq!(keys(&v["utilities"]["o07"]), ["mu", "mu_se", "sigma2"]);
+        // SciPy reference (crates/pref-utility/tests/thurstonian_reference.rs, script
+        // tests/data/ref_thurstonian.py): test log loss 0.48985610465066015, accuracy
+        // 50/60, majority accuracy 48/55, 5 ties; μ(o07) = 0.3223789452164467 with
+        // standard error 0.17658781547556396 (default tolerances stop within 1e-3).
+        assert!((v["test"]["log_loss"].as_f64().unwrap() - 0.48985610465066015).abs() < 1e-4);
+        assert_eq!(v["test"]["accuracy"].as_f64().unwrap(), 50.0 / 60.0);
+        assert_eq!(
+            v["test"]["accuracy_majority"].as_f64().unwrap(),
+            48.0 / 55.0
+        );
+        assert_eq!(v["test"]["n_ties"], 5);
+        assert_eq!(v["train"]["n_pairs"], 160);
+        assert!((v["utilities"]["o07"]["mu"].as_f64().unwrap() - 0.3223789452164467).abs() < 1e-3);
+        assert!(
+            (v["utilities"]["o07"]["mu_se"].as_f64().unwrap() - 0.17658781547556396).abs() < 1e-3
+        );
+        assert_eq!(v["fit"]["converged"], true);
+        // The file holds the same JSON (compared as text: serde_json's default float
+        // parser does not round-trip every last digit).
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written.trim_end(),
+            serde_json::to_string_pretty(&v).unwrap()
+        );
+        // Deterministic for a seed (apart from the timing).
+        let mut again = run(&args).unwrap();
+        again["fit"]["seconds"] = v["fit"]["seconds"].clone();
+        assert_eq!(again, v);
+    }
+
+    #[test]
+    fn unseen_test_id_names_the_id_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let test = dir.path().join("test.jsonl");
+        std::fs::write(
+            &test,
+            "{\"a\": \"o01\", \"b\": \"o02\", \"count_a\": 3, \"count_b\": 1}\n\n{\"a\": \"o03\", \"b\": \"zz\", \"count_a\": 1, \"count_b\": 1}\n",
+        )
+        .unwrap();
+        let train = data("sim_train.jsonl");
+        let args = parse(&["--train", &train, "--test", test.to_str().unwrap()]);
+        let err = format!("{:#}", run(&args).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: unknown id `zz` in field `b`: it does not occur in the training data",
+                test.display()
+            )
+        );
+    }
+
+    #[test]
+    fn bad_training_record_is_reported_with_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = dir.path().join("train.jsonl");
+        std::fs::write(
+            &train,
+            "{\"a\": \"x\", \"b\": \"y\", \"count_a\": 3, \"count_b\": 1}\n{\"a\": \"x\", \"b\": \"y\", \"count_a\": -1, \"count_b\": 1}\n",
+        )
+        .unwrap();
+        let args = parse(&["--train", train.to_str().unwrap()]);
+        let err = format!("{:#}", run(&args).unwrap_err());
+        assert!(
+            err.ends_with("train.jsonl:2: count_a: must be ≥ 0, got -1"),
+            "{err}"
+        );
+    }
+}

@@ -638,8 +638,7 @@ impl Worker<'_> {
         let mut logprobs = params.logprobs.then(Vec::new);
         let mut finish = FinishReason::Length;
         let mut n_generated = 0u32;
-        let mut pos = p.len() as i32;
-        for _ in 0..params.max_tokens {
+        for pos in (p.len() as i32..).take(params.max_tokens as usize) {
             let logits = self.ctx.get_logits_ith(row);
             let token = match sampler.as_mut() {
                 Some(s) => s.sample(&self.ctx, row),
@@ -693,7 +692,6 @@ impl Worker<'_> {
             self.ctx
                 .decode(&mut batch)
                 .map_err(|e| Error::Backend(format!("llama.cpp decode failed: {e}")))?;
-            pos += 1;
             row = 0;
         }
         Ok(Completion {

@@ -180,6 +180,17 @@ impl Checked<BootstrapParams> {
             }
         }
         let counts: Vec<u64> = cats.iter().map(|c| c.count).collect();
+        // The full-data Hessian at the estimate, factored once: replicates start from
+        // the estimate and take chord steps with it (falling back to Newton).
+        let full = BtProblem::new(
+            data.n_models(),
+            &pi,
+            &pj,
+            cells.iter().map(|c| c.score_i()).collect(),
+            cells.iter().map(|c| c.n() as f64).collect(),
+            bt.prior_precision,
+        );
+        let factor = full.hessian_factor(&fit.theta)?;
         let n = data.n_battles();
         let k = data.n_models();
         let replicate = |r: usize| -> Result<Vec<f64>> {
@@ -205,7 +216,9 @@ impl Checked<BootstrapParams> {
             let s: Vec<f64> = w.iter().map(|c| c[0] as f64 + 0.5 * c[2] as f64).collect();
             let nn: Vec<f64> = w.iter().map(|c| (c[0] + c[1] + c[2]) as f64).collect();
             let problem = BtProblem::new(k, &pi, &pj, s, nn, bt.prior_precision);
-            let solved = bt.solve(problem, fit.theta.clone()).map_err(fail)?;
+            let solved = bt
+                .solve_with(problem, fit.theta.clone(), Some(&factor))
+                .map_err(fail)?;
             Ok(bt.to_elo(&solved.theta, anchor))
         };
         // Collect every result, then report the first failing replicate, so the error

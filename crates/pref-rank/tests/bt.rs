@@ -441,3 +441,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dense_aggregation_equals_pair_cells() {
+    let theta: Vec<f64> = (0..30).map(|i| i as f64 / 10.0).collect();
+    let mut t = simulate(&theta, 20_000, 3);
+    t.push("m00", "m29", Winner::Tie);
+    t.push("m29", "m00", Winner::Tie);
+    let dense = PairData::from_table(&t);
+    let hashed = PairData::from_table_hashed(&t);
+    assert_eq!(dense, hashed);
+    let f = BattleTable::read(fixtures().join("battles.jsonl")).unwrap();
+    assert_eq!(PairData::from_table(&f), PairData::from_table_hashed(&f));
+}

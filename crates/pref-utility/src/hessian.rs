@@ -237,7 +237,7 @@ impl FittedThurstonian {
 fn pseudo_inverse(h: DMatrix<f64>) -> Result<DMatrix<f64>> {
     let eig = h.symmetric_eigen();
     let max = eig.eigenvalues.iter().fold(0.0f64, |m, &e| m.max(e.abs()));
-    if !(max > 0.0) || !max.is_finite() {
+    if max.is_nan() || max <= 0.0 || !max.is_finite() {
         return Err(Error::LinearAlgebra(
             "the Hessian is zero or not finite".into(),
         ));

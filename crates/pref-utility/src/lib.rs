@@ -22,7 +22,7 @@ pub use robustness::{
     CorrelationMethod, FactorRegression, OlsFit, UtilityRun,
 };
 pub use thurstonian::{
-    Evaluation, FitStats, FittedThurstonian, Progress, ThurstonianParams, ValidThurstonianParams,
-    Weighting,
+    Evaluation, FitStats, FittedThurstonian, Init, Progress, ThurstonianParams,
+    ValidThurstonianParams, Weighting,
 };
 pub use transitivity::{transitivity, TransitivityReport, TriadSampling};

@@ -243,7 +243,78 @@ pub fn probit_terms(z: f64) -> ProbitTerms {
     }
 }
 
+/// The probit likelihood of one pair, fused for the fitting loop: returns
+/// `(−(w_a log Φ(z) + w_b log Φ(−z)), d/dz of it)`.
+///
+/// Same mathematics as [`probit_terms`], arranged for speed: no branch on the
+/// sign of `z` (the weights are swapped instead), one division for the
+/// rational approximation and the Mills ratio together, and a logarithm is only
+/// taken for a side with non-zero weight (elicited preferences are often
+/// unanimous, `10:0`).
+#[inline(always)]
+pub fn probit_pair(z: f64, w_a: f64, w_b: f64) -> (f64, f64) {
+    let t = z.abs();
+    let x = t * std::f64::consts::FRAC_1_SQRT_2;
+    let pos = z >= 0.0;
+    // q = Φ(−t) is the small side; it belongs to b when z ≥ 0.
+    let (wq, wp) = if pos { (w_b, w_a) } else { (w_a, w_b) };
+    // q, log q (when needed) and r = φ(t)/q.
+    let (q, log_q, r) = if x <= SMALL {
+        let q = 0.5 * (1.0 - erf_small(x));
+        let phi = FRAC_1_SQRT_2PI * (-x * x).exp();
+        let log_q = if wq != 0.0 { q.ln() } else { 0.0 };
+        (q, log_q, phi / q)
+    } else {
+        // erfcx = num/den and r = √(2/π)·den/num from one division.
+        let (num, den) = if x <= 4.0 {
+            erfcx_mid_parts(x)
+        } else {
+            erfcx_large_parts(x)
+        };
+        let inv = 1.0 / (num * den);
+        let e = num * num * inv;
+        let r = SQRT_2_OVER_PI * den * den * inv;
+        let log_q = -x * x + e.ln() - std::f64::consts::LN_2;
+        (log_q.exp(), log_q, r)
+    };
+    let p = 1.0 - q;
+    let log_p = if wp != 0.0 { (-q).ln_1p() } else { 0.0 };
+    let cost = -(wp * log_p + wq * log_q);
+    // dℓ/dz for z ≥ 0 is wq·r − wp·r·q/p; the sign flips with z.
+    let d = r * (wq * p - wp * q) / p;
+    (cost, if pos { d } else { -d })
+}
+
+/// erfcx(x) = num/den on 0.46875 < x ≤ 4.
+#[inline(always)]
+fn erfcx_mid_parts(x: f64) -> (f64, f64) {
+    let mut num = C[8] * x;
+    let mut den = x;
+    for i in 0..7 {
+        num = (num + C[i]) * x;
+        den = (den + D[i]) * x;
+    }
+    (num + C[7], den + D[7])
+}
+
+/// erfcx(x) = num/den on x > 4.
+#[inline(always)]
+fn erfcx_large_parts(x: f64) -> (f64, f64) {
+    let y = 1.0 / (x * x);
+    let mut num = P[5] * y;
+    let mut den = y;
+    for i in 0..4 {
+        num = (num + P[i]) * y;
+        den = (den + Q[i]) * y;
+    }
+    // (1/√π − y·N/D)/x = (D/√π − y·N)/(x·D)
+    let d = den + Q[4];
+    (d * FRAC_1_SQRT_PI - y * (num + P[4]), x * d)
+}
+
 #[cfg(test)]
+// Reference values are printed digits (log ½ among them), not hand-typed constants.
+#[allow(clippy::approx_constant)]
 mod tests {
     use super::*;
 
@@ -386,6 +457,29 @@ mod tests {
             let m = probit_terms(-z);
             assert_eq!(t.log_sf, m.log_cdf);
             assert_eq!(t.mills_sf, m.mills_cdf);
+        }
+    }
+
+    #[test]
+    fn fused_pair_kernel_agrees_with_probit_terms() {
+        let zs = [
+            -60.0, -8.0, -4.5, -2.83, -1.0, -0.5, -0.2, 0.0, 0.1, 0.66, 0.67, 3.0, 5.7, 6.0, 30.0,
+        ];
+        for &z in &zs {
+            for &(wa, wb) in &[(3.0, 1.0), (0.0, 2.0), (1.5, 0.0), (0.7, 0.3)] {
+                let t = probit_terms(z);
+                let cost = -(wa * t.log_cdf + wb * t.log_sf);
+                let dz = wb * t.mills_sf - wa * t.mills_cdf;
+                let (c, d) = probit_pair(z, wa, wb);
+                assert!(
+                    (c - cost).abs() <= 1e-14 * (1.0 + cost.abs()),
+                    "cost at {z}: {c} vs {cost}"
+                );
+                assert!(
+                    (d - dz).abs() <= 1e-13 * (1.0 + dz.abs()),
+                    "dz at {z}: {d} vs {dz}"
+                );
+            }
         }
     }
 

@@ -246,9 +246,12 @@ fn default_tolerances_reach_the_same_optimum() {
     let data = PairData::from_pair_counts(&train).unwrap();
     let m = ThurstonianParams::default().fit(&data).unwrap();
     assert!(m.stats.converged, "{:?}", m.stats);
-    for i in 0..SIM_MU.len() {
-        assert!((m.mu()[i] - SIM_MU[i]).abs() < 1e-3, "mu[{i}]");
-    }
+    let worst = (0..SIM_MU.len())
+        .map(|i| (m.mu()[i] - SIM_MU[i]).abs() / SIM_SE[i])
+        .fold(0.0f64, f64::max);
+    eprintln!("largest |Δμ|/SE at the default tolerances: {worst:e}");
+    // Measured: 7.5e-3 of a standard error (tol_cost = 1e-7 per comparison).
+    assert!(worst < 0.02, "largest |Δμ|/SE = {worst}");
 }
 
 #[test]
@@ -258,10 +261,11 @@ fn diagonal_standard_errors_track_the_exact_ones() {
     let m = tight().fit(&data).unwrap();
     let diag = m.mu_standard_errors(&data, SeMethod::Diagonal).unwrap();
     // Sparse graph (mean degree 10.7): the approximation is within 25% of the exact SEs.
-    for i in 0..SIM_SE.len() {
-        let r = diag.mu_se[i] / SIM_SE[i];
-        assert!((0.75..1.25).contains(&r), "item {i}: diagonal/exact = {r}");
-    }
+    let ratios: Vec<f64> = diag.mu_se.iter().zip(SIM_SE).map(|(d, e)| d / e).collect();
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(0.0f64, f64::max);
+    eprintln!("diagonal / exact standard errors: {lo:.3} .. {hi:.3}");
+    assert!(lo > 0.75 && hi < 1.25, "diagonal/exact in {lo} .. {hi}");
     assert_eq!(
         m.mu_standard_errors(&data, SeMethod::Auto).unwrap().method,
         SeMethod::Exact
