@@ -27,7 +27,7 @@ against the majority label, exact ties skipped.";
 /// How the standard errors of μ are computed.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SeArg {
-    /// Exact up to 1000 items, diagonal above.
+    /// Exact up to 600 items, diagonal above.
     Auto,
     /// Dense inverse Hessian (O(N³)).
     Exact,

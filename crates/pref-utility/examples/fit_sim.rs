@@ -63,6 +63,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         se.method,
         t.elapsed().as_secs_f64()
     );
+    if se.method == SeMethod::Exact {
+        let t = Instant::now();
+        let diag = model.mu_standard_errors(&train, SeMethod::Diagonal)?;
+        let mut r: Vec<f64> = diag
+            .mu_se
+            .iter()
+            .zip(&se.mu_se)
+            .map(|(d, e)| d / e)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        println!(
+            "diagonal approximation: {:.3} s; diagonal/exact min {:.3} median {:.3} max {:.3}",
+            t.elapsed().as_secs_f64(),
+            r[0],
+            r[r.len() / 2],
+            r[r.len() - 1]
+        );
+    }
     if let (Some(a), Some(b), Some(c)) = (rss_data, rss_fit, peak_rss_mib()) {
         println!("peak RSS: after data {a:.0} MiB, after fit {b:.0} MiB, after SEs {c:.0} MiB");
     }
