@@ -180,10 +180,13 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `cargo ARGS` for a step that runs tests: with `PREF_REQUIRE_SHARED=1` in CI.
+/// `cargo ARGS` for a step that runs tests: with `PREF_REQUIRE_SHARED=1` in CI, and
+/// always with `PREF_REQUIRE_MODELS=1` (setup has just installed the models, so a
+/// model test must not skip).
 fn test_command(root: &Path, require_shared: bool, args: &[&str]) -> Command {
     let mut command = cargo(root);
     command.args(args);
+    command.env("PREF_REQUIRE_MODELS", "1");
     if require_shared {
         command.env("PREF_REQUIRE_SHARED", "1");
     }
