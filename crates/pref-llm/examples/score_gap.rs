@@ -72,9 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut single = model.new_context(backend, base())?;
     let mut multi = model.new_context(
         backend,
-        base()
-            .with_n_seq_max(MAX_SHARED + 1)
-            .with_kv_unified(true),
+        base().with_n_seq_max(MAX_SHARED + 1).with_kv_unified(true),
     )?;
     let text = format!(
         "<|im_start|>user\nSummarise this article:\n{}<|im_end|>\n<|im_start|>assistant\n{}",

@@ -57,6 +57,13 @@ impl ModelCache {
                  model TEXT NOT NULL,
                  value TEXT NOT NULL,
                  created_unix REAL NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS pending (
+                 key TEXT PRIMARY KEY,
+                 method TEXT NOT NULL,
+                 model TEXT NOT NULL,
+                 request TEXT NOT NULL,
+                 created_unix REAL NOT NULL
              )",
         )
         .map_err(|e| err(&e))?;
@@ -103,10 +110,7 @@ impl ModelCache {
 
     /// Stores a value (the first write of a key wins; identical requests give identical values).
     pub fn put_raw(&self, key: &str, method: &str, model: &str, value: &str) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = unix_now();
         self.conn()?
             .execute(
                 "INSERT OR IGNORE INTO calls (key, method, model, value, created_unix) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -114,6 +118,54 @@ impl ModelCache {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Records a request deferred to the Batch API (`request` is the backend's
+    /// own description of it, e.g. the HTTP body and what is needed to read the
+    /// answer). Idempotent: deferring the same key twice keeps one row.
+    pub fn put_pending(&self, key: &str, method: &str, model: &str, request: &str) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT OR IGNORE INTO pending (key, method, model, request, created_unix) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key, method, model, request, unix_now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Deferred requests of `model` (its `ModelId` display string), oldest first:
+    /// `(key, method, request)`.
+    pub fn pending(&self, model: &str) -> Result<Vec<(String, String, String)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT key, method, request FROM pending WHERE model = ?1 ORDER BY created_unix, key")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![model], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores the answer of a deferred request and removes it from the pending
+    /// list, in one transaction.
+    pub fn complete_pending(
+        &self,
+        key: &str,
+        method: &str,
+        model: &str,
+        value: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO calls (key, method, model, value, created_unix) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, method, model, value, unix_now()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM pending WHERE key = ?1", params![key])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Number of stored results.
@@ -141,6 +193,24 @@ impl ModelCache {
         let v = serde_json::to_string(value).map_err(|e| self.err(e))?;
         self.put_raw(key, method, &model.to_string(), &v)
     }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The request part of the cache key of `generate` (shared with backends that
+/// defer requests, so their batch `custom_id` equals the cache key).
+pub fn generate_request(messages: &[Message], params: &SamplingParams) -> serde_json::Value {
+    json!({"messages": messages, "params": params})
+}
+
+/// The request part of the cache key of `choice_logprobs`.
+pub fn choice_request(messages: &[Message], options: &[String]) -> serde_json::Value {
+    json!({"messages": messages, "options": options})
 }
 
 /// The cache key of a request: sha256 (hex) over the canonical JSON of
@@ -201,7 +271,7 @@ impl<M: LanguageModel> CachedModel<M> {
         let key = cache_key(
             self.inner.id(),
             "generate",
-            &json!({"messages": messages, "params": params}),
+            &generate_request(messages, params),
         );
         Ok(self.cache.get_raw(&key)?.is_some())
     }
@@ -230,7 +300,7 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
     }
 
     async fn generate(&self, messages: &[Message], params: &SamplingParams) -> Result<Completion> {
-        let req = json!({"messages": messages, "params": params});
+        let req = generate_request(messages, params);
         self.through("generate", req, self.inner.generate(messages, params))
             .await
     }
@@ -246,7 +316,7 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
         messages: &[Message],
         options: &[String],
     ) -> Result<ChoiceLogprobs> {
-        let req = json!({"messages": messages, "options": options});
+        let req = choice_request(messages, options);
         self.through(
             "choice_logprobs",
             req,

@@ -36,6 +36,26 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An HTTP endpoint failed for good (after retries, or at once for 400/401/403/404).
+    /// The message never contains the API key (server bodies are redacted).
+    #[error("{url}: {message} (HTTP {status_text}, {attempts} attempt(s))", status_text = status.map_or("no response".to_string(), |s| s.to_string()))]
+    Http {
+        /// The endpoint URL (no credentials).
+        url: String,
+        /// HTTP status of the last attempt, if any response arrived.
+        status: Option<u16>,
+        /// Attempts made.
+        attempts: u32,
+        /// What went wrong, with the (redacted, truncated) server message.
+        message: String,
+    },
+    /// The request was queued for the OpenAI Batch API instead of being sent
+    /// (deferred mode); import the batch results to complete it.
+    #[error("deferred to the batch file (custom_id {custom_id})")]
+    Deferred {
+        /// The request's cache key, used as the batch `custom_id`.
+        custom_id: String,
+    },
     /// Reading a file failed.
     #[error(transparent)]
     Data(#[from] pref_data::Error),

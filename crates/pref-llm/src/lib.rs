@@ -12,6 +12,8 @@ pub mod embed;
 pub mod hidden;
 #[cfg(feature = "llama")]
 pub mod llama;
+#[cfg(feature = "openai")]
+pub mod openai;
 
 pub use cache::{CacheStats, CachedModel, ModelCache};
 pub use error::{Error, Result};

@@ -154,6 +154,11 @@ pub struct ChoiceLogprobs {
     pub logprobs: Vec<f64>,
     /// Probabilities renormalised over the options (they sum to 1).
     pub normalised: Vec<f64>,
+    /// `Some(K)` when the endpoint gave no log-probs and the probabilities were
+    /// estimated from K sampled answers (add-½ smoothed frequencies); `None` when
+    /// they are the model's own log-probs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<u32>,
 }
 
 impl ChoiceLogprobs {
@@ -166,6 +171,7 @@ impl ChoiceLogprobs {
             options,
             logprobs,
             normalised,
+            sampled: None,
         }
     }
 }
