@@ -133,6 +133,7 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
         "--",
         "-D",
         "warnings",
@@ -145,7 +146,7 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
             test_command(
                 &root,
                 ci,
-                &["nextest", "run", "--workspace", "--no-fail-fast"],
+                &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"],
             )
             .args(nextest_args),
         )?;
@@ -164,13 +165,13 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
         step(&mut test_command(
             &root,
             ci,
-            &["test", "--workspace", "--no-fail-fast", "--tests"],
+            &["test", "--workspace", "--all-features", "--no-fail-fast", "--tests"],
         ))?;
     }
     step(&mut test_command(
         &root,
         ci,
-        &["test", "--workspace", "--doc"],
+        &["test", "--workspace", "--all-features", "--doc"],
     ))?;
 
     println!(

@@ -13,7 +13,10 @@ use std::process::Command;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
-use pref_data::paths::{embedded_model, models_dir, EmbeddedModel, ModelFile, EMBEDDED_MODELS};
+use pref_data::paths::{
+    embedded_model, models_dir, xllamacpp_python, xllamacpp_venv, EmbeddedModel, ModelFile,
+    EMBEDDED_MODELS, XLLAMACPP_VERSION,
+};
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
@@ -31,6 +34,9 @@ pub fn run(only: &[String]) -> Result<()> {
     system_packages()?;
     for model in &models {
         ensure_model(model)?;
+    }
+    if only.is_empty() {
+        ensure_xllamacpp()?;
     }
     println!(
         "setup: {} model(s) ready in {}",
@@ -56,6 +62,40 @@ fn select_models(only: &[String]) -> Result<Vec<&'static EmbeddedModel>> {
         }
     }
     Ok(chosen)
+}
+
+// ---------------------------------------------------------------------------------------
+// llama.cpp's own server (xllamacpp wheel) for the OpenAI-backend tests
+// ---------------------------------------------------------------------------------------
+
+/// Installs the pinned `xllamacpp` wheel into its own venv under `$PREF_HOME`
+/// (skipped when that version is already there).
+fn ensure_xllamacpp() -> Result<()> {
+    let python = xllamacpp_python();
+    if python.exists() {
+        let out = Command::new(&python)
+            .args(["-c", "import xllamacpp; print(xllamacpp.__version__)"])
+            .output();
+        if let Ok(out) = out {
+            if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == XLLAMACPP_VERSION {
+                return Ok(());
+            }
+        }
+    }
+    let venv = xllamacpp_venv();
+    println!("setup: installing xllamacpp {XLLAMACPP_VERSION} into {}", venv.display());
+    cmd::run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(&venv))
+        .with_context(|| format!("could not create the venv {}", venv.display()))?;
+    cmd::run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        &format!("xllamacpp=={XLLAMACPP_VERSION}"),
+    ]))
+    .context("could not install xllamacpp (llama.cpp's server, needed by the OpenAI-backend tests)")?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,26 +7,43 @@ use anyhow::{Context, Result};
 use clap::Args;
 use pref_data::paths::{models_dir, EMBEDDED_MODELS};
 use pref_llm::llama::{LlamaConfig, LlamaLm};
+use pref_llm::openai::{Limits, OpenAiConfig, OpenAiLm};
 use pref_llm::{CachedModel, LanguageModel, Message, ModelCache, SamplingParams};
 use serde_json::{json, Value};
 
 /// Options shared by the model subcommands.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model: `default` (SmolLM2-135M-Instruct), `gemma-3-270m`, or a path to a GGUF file.
+    /// Model: `default` (SmolLM2-135M-Instruct), `gemma-3-270m`, or a path to a GGUF file;
+    /// with `--base-url`, the served model name.
     #[arg(long, default_value = "default")]
     model: String,
-    /// Chat template: a llama.cpp built-in name (`gemma`, `chatml`, …); default: the
-    /// GGUF's own (`gemma` for gemma-3-270m, whose GGUF has none).
+    /// Use an OpenAI-compatible endpoint instead of the embedded model, e.g.
+    /// `http://127.0.0.1:8080/v1` (vLLM, SGLang, TGI, llama.cpp server, Ollama, OpenAI).
+    /// The key comes from OPENAI_API_KEY (or LAMBDA_API_KEY) and is never printed;
+    /// without this flag OPENAI_BASE_URL is not consulted.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// With `--base-url`: most requests in flight at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    max_concurrency: usize,
+    /// With `--base-url`: requests-per-minute limit (evenly paced).
+    #[arg(long, value_name = "N")]
+    rpm: Option<u32>,
+    /// With `--base-url`: retries on 429, 5xx, timeouts and malformed answers.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    max_retries: u32,
+    /// Chat template (embedded model only): a llama.cpp built-in name (`gemma`, `chatml`,
+    /// …); default: the GGUF's own (`gemma` for gemma-3-270m, whose GGUF has none).
     #[arg(long)]
     chat_template: Option<String>,
     /// System prompt placed before the user message.
     #[arg(long)]
     system: Option<String>,
-    /// CPU threads.
+    /// CPU threads (embedded model).
     #[arg(long, default_value_t = 2)]
     threads: i32,
-    /// Context length in tokens.
+    /// Context length in tokens (embedded model).
     #[arg(long, default_value_t = 4096)]
     n_ctx: u32,
     /// Bypass the model-call cache ($PREF_CACHE_DIR or $PREF_HOME/cache).
@@ -82,6 +99,21 @@ pub struct ChoiceArgs {
 }
 
 fn load(args: &ModelArgs) -> Result<Box<dyn LanguageModel>> {
+    if let Some(url) = &args.base_url {
+        let mut cfg = OpenAiConfig::new(url.clone(), args.model.clone());
+        cfg.limits = Limits {
+            max_concurrency: args.max_concurrency,
+            requests_per_minute: args.rpm,
+            max_retries: args.max_retries,
+            ..Limits::default()
+        };
+        let lm = OpenAiLm::new(cfg)?;
+        return Ok(if args.no_cache {
+            Box::new(lm)
+        } else {
+            Box::new(CachedModel::new(lm, Arc::new(ModelCache::open_default()?)))
+        });
+    }
     let cfg = LlamaConfig {
         model: args.model.clone(),
         chat_template: args.chat_template.clone(),
@@ -181,5 +213,10 @@ pub fn choice(a: ChoiceArgs) -> Result<Value> {
         .zip(&c.normalised)
         .map(|(o, p)| (o.clone(), json!(p)))
         .collect();
-    Ok(json!({"options": options, "normalised": normalised, "model": lm.id().to_string()}))
+    let mut v = json!({"options": options, "normalised": normalised, "model": lm.id().to_string()});
+    if let Some(k) = c.sampled {
+        // The endpoint gave no log-probs: frequencies of k sampled answers.
+        v["sampled"] = json!(k);
+    }
+    Ok(v)
 }

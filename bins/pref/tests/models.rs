@@ -111,3 +111,74 @@ fn a_missing_model_says_to_run_setup() {
         "{err}"
     );
 }
+
+/// `--base-url`: the same subcommands against llama.cpp's own server (xllamacpp,
+/// installed by `cargo xtask setup`) serving the same GGUF agree with the
+/// embedded model; `score` is refused clearly.
+#[test]
+fn base_url_subcommands_agree_with_the_embedded_model() {
+    use pref_llm::openai::local_server::LocalServer;
+    let server = match LocalServer::start_default(2) {
+        Ok(s) => s,
+        Err(e @ pref_llm::Error::ModelMissing { .. }) => {
+            let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");
+            assert!(!required, "PREF_REQUIRE_MODELS=1 but: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let url = format!("{}/v1", server.url());
+    let cache = tempfile::tempdir().unwrap();
+    let system = "You are a helpful assistant.";
+    let gen = [
+        "generate",
+        "--system",
+        system,
+        "--max-tokens",
+        "8",
+        "Name three colours.",
+    ];
+    let (ok, local, err) = pref(&gen, cache.path());
+    assert!(ok, "{err}");
+    let mut remote_args = gen.to_vec();
+    remote_args.extend(["--base-url", &url, "--model", "smollm2"]);
+    let (ok, remote, err) = pref(&remote_args, cache.path());
+    assert!(ok, "{err}");
+    assert_eq!(remote["text"], local["text"]);
+    assert_eq!(remote["prompt_tokens"], local["prompt_tokens"]);
+
+    let choice = [
+        "choice",
+        "--system",
+        system,
+        "--prompt",
+        "Is the sky green? Answer Yes or No.",
+        "--options",
+        "Yes,No",
+    ];
+    let (ok, local, err) = pref(&choice, cache.path());
+    assert!(ok, "{err}");
+    let mut remote_args = choice.to_vec();
+    remote_args.extend(["--base-url", &url, "--model", "smollm2"]);
+    let (ok, remote, err) = pref(&remote_args, cache.path());
+    assert!(ok, "{err}");
+    let p = |v: &Value| v["normalised"]["Yes"].as_f64().unwrap();
+    assert!((p(&remote) - p(&local)).abs() < 0.01, "{remote} vs {local}");
+
+    let score = [
+        "score",
+        "--prompt",
+        "Hi",
+        "--continuation",
+        "Hello",
+        "--base-url",
+        &url,
+        "--model",
+        "smollm2",
+    ];
+    let (ok, _, err) = pref(&score, cache.path());
+    assert!(
+        !ok && err.contains("not supported by this endpoint"),
+        "{err}"
+    );
+}

@@ -28,6 +28,20 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
+/// Version of the `xllamacpp` wheel (llama.cpp's own HTTP server as a Python
+/// package) that `cargo xtask setup` installs for the OpenAI-backend tests.
+pub const XLLAMACPP_VERSION: &str = "2026.10.11549";
+
+/// The virtual environment holding `xllamacpp`: `$PREF_HOME/venv/xllamacpp`.
+pub fn xllamacpp_venv() -> PathBuf {
+    pref_home().join("venv").join("xllamacpp")
+}
+
+/// The Python interpreter of [`xllamacpp_venv`].
+pub fn xllamacpp_python() -> PathBuf {
+    xllamacpp_venv().join("bin").join("python")
+}
+
 /// One file of an embedded model, cut out of a Python wheel.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelFile {

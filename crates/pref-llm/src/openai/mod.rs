@@ -10,6 +10,7 @@
 //! [`OpenAiLm::export_batch`], run the batch, and [`OpenAiLm::import_batch`] puts
 //! the answers into the cache, so the rerun makes no live calls.
 
+pub mod local_server;
 pub mod transport;
 
 use std::collections::HashMap;

@@ -1,11 +1,13 @@
 """Start llama.cpp's own HTTP server (the `xllamacpp` wheel) on 127.0.0.1, port 0.
 
-Used by tests/openai_server.rs: run with the Python of the venv `cargo xtask setup`
-creates. Prints one line `listening <url>` once the model is loaded, then serves
-until its standard input is closed (the test holds the pipe; when the test ends or
+Run by `pref_llm::openai::local_server` with the Python of the venv that
+`cargo xtask setup` creates (the script is passed with `-c`). Prints one line
+`listening <url>` once the model is loaded, then serves until its standard input
+is closed (the parent holds the pipe; when the parent ends or
 is killed, the pipe closes and this process exits).
 
 usage: python serve_llamacpp.py MODEL.gguf [N_THREADS]
+(or python -c "$(cat serve_llamacpp.py)" MODEL.gguf [N_THREADS])
 """
 import sys
 

@@ -1,0 +1,102 @@
+//! llama.cpp's own HTTP server, from the `xllamacpp` wheel, as a child process
+//! on 127.0.0.1 (port chosen by the OS): a real OpenAI-compatible endpoint for
+//! tests and for trying the HTTP path without a cluster.
+//!
+//! `cargo xtask setup` installs the pinned wheel into
+//! [`pref_data::paths::xllamacpp_venv`]. The server runs with the embedded
+//! backend's determinism settings (flash attention off, F32 K/V cache); the
+//! child exits when its standard input closes, so it never outlives its parent,
+//! and [`LocalServer`] kills and reaps it on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+const SCRIPT: &str = include_str!("serve_llamacpp.py");
+
+/// A running llama.cpp server; killed when dropped.
+pub struct LocalServer {
+    child: Child,
+    url: String,
+}
+
+impl LocalServer {
+    /// Starts the server on `model` (a GGUF file) with `threads` CPU threads and
+    /// waits up to `timeout` for it to load. Fails with [`Error::ModelMissing`]
+    /// when the venv or the model is missing.
+    pub fn start(model: &Path, threads: u32, timeout: Duration) -> Result<Self> {
+        let python = pref_data::paths::xllamacpp_python();
+        if !python.exists() {
+            return Err(Error::ModelMissing {
+                name: "xllamacpp (llama.cpp's server)".into(),
+                path: python,
+            });
+        }
+        if !model.exists() {
+            return Err(Error::ModelMissing {
+                name: model.display().to_string(),
+                path: model.to_path_buf(),
+            });
+        }
+        let mut child = Command::new(&python)
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(model)
+            .arg(threads.max(1).to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Backend(format!("cannot start {}: {e}", python.display())))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Backend("the server's stdout is not piped".into()))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("listening ") {
+                    let _ = tx.send(url.trim().to_string());
+                    return;
+                }
+            }
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(url) => Ok(Self { child, url }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                Err(Error::Backend(format!(
+                    "llama.cpp's server did not report its address within {} s (exit status {status:?})",
+                    timeout.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Starts the server on the embedded default model (SmolLM2-135M-Instruct).
+    pub fn start_default(threads: u32) -> Result<Self> {
+        let model = pref_data::paths::embedded_model("default")
+            .and_then(|m| m.files.first().map(|f| m.dir_path().join(f.file)))
+            .ok_or_else(|| Error::Invalid("no embedded default model".into()))?;
+        Self::start(&model, threads, Duration::from_secs(300))
+    }
+
+    /// `http://127.0.0.1:PORT` (append `/v1` for the OpenAI API).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
