@@ -463,3 +463,45 @@ async fn the_key_never_reaches_cache_records_logs_or_errors() {
     assert!(files >= 5, "cache, records, log, config, stats: {files}");
     assert!(log.contains("<redacted>"), "{log}");
 }
+
+/// Answers with the request's own user message, so the order of results can be checked.
+struct Echo;
+
+impl wiremock::Respond for Echo {
+    fn respond(&self, r: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        let text = body["messages"][0]["content"].as_str().unwrap().to_string();
+        ResponseTemplate::new(200)
+            .set_body_json(ok_body(&text))
+            .set_delay(Duration::from_millis(100))
+    }
+}
+
+#[tokio::test]
+async fn generate_batch_runs_concurrently_and_keeps_the_order() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .mount(&server)
+        .await;
+    let m = lm(
+        &server,
+        Limits {
+            max_concurrency: 4,
+            ..fast()
+        },
+    );
+    let reqs: Vec<(Vec<Message>, SamplingParams)> = (0..12)
+        .map(|i| {
+            (
+                vec![Message::user(format!("request {i}"))],
+                SamplingParams::default(),
+            )
+        })
+        .collect();
+    let out = m.generate_batch(&reqs).await.unwrap();
+    let texts: Vec<String> = out.into_iter().map(|c| c.text).collect();
+    let want: Vec<String> = (0..12).map(|i| format!("request {i}")).collect();
+    assert_eq!(texts, want);
+    assert_eq!(m.stats().succeeded, 12);
+}

@@ -520,6 +520,18 @@ impl LanguageModel for OpenAiLm {
         parse_completion(answer)
     }
 
+    /// All requests at once, bounded by the transport's concurrency and rate
+    /// limits; results in request order, the first error wins.
+    async fn generate_batch(
+        &self,
+        requests: &[(Vec<Message>, SamplingParams)],
+    ) -> Result<Vec<Completion>> {
+        futures::future::join_all(requests.iter().map(|(m, p)| self.generate(m, p)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
     async fn score(&self, _prompt: &[Message], _continuation: &str) -> Result<TokenLogprobs> {
         Err(Error::Unsupported {
             backend: "openai".into(),
