@@ -287,6 +287,37 @@ impl AggregatedComparisons {
 pub fn aggregate_comparisons<'a>(
     records: impl IntoIterator<Item = &'a Comparison>,
 ) -> AggregatedComparisons {
+    aggregate_comparisons_with(records, Readout::Choice)
+}
+
+/// How an elicited comparison counts towards its pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Readout {
+    /// The parsed choice: 1 for the chosen side, ½ each for a tie.
+    #[default]
+    Choice,
+    /// The model's probability: a record with both `logprob_a` and `logprob_b`
+    /// adds `p = e^{la} / (e^{la} + e^{lb})` to `a` and `1 − p` to `b` (the
+    /// answer distribution renormalised over the two labels); records without
+    /// both log-probs count by their choice.
+    Probability,
+}
+
+/// The probability of `a` from a record's two label log-probs, if it has both.
+fn soft_a(r: &Comparison) -> Option<f64> {
+    match (r.logprob_a, r.logprob_b) {
+        // σ(la − lb), written to be finite for any finite inputs.
+        (Some(la), Some(lb)) => Some(1.0 / (1.0 + (lb - la).exp())),
+        _ => None,
+    }
+}
+
+/// [`aggregate_comparisons`] with a choice of [`Readout`].
+pub fn aggregate_comparisons_with<'a>(
+    records: impl IntoIterator<Item = &'a Comparison>,
+    readout: Readout,
+) -> AggregatedComparisons {
     let mut slot: HashMap<(&'a str, &'a str), usize> = HashMap::new();
     let mut out = AggregatedComparisons {
         pairs: Vec::new(),
@@ -314,6 +345,19 @@ pub fn aggregate_comparisons<'a>(
         });
         let flipped = out.pairs[k].a != r.a;
         let p = &mut out.pairs[k];
+        if readout == Readout::Probability && r.choice.is_some() {
+            if let Some(pa) = soft_a(r) {
+                out.n_decisive += 1;
+                let (to_a, to_b) = if flipped {
+                    (1.0 - pa, pa)
+                } else {
+                    (pa, 1.0 - pa)
+                };
+                p.count_a += to_a;
+                p.count_b += to_b;
+                continue;
+            }
+        }
         match r.choice {
             None => {
                 out.n_unparseable += 1;
@@ -337,4 +381,59 @@ pub fn aggregate_comparisons<'a>(
         }
     }
     out
+}
+
+/// How often the option shown first wins, with a 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PositionBias {
+    /// Mean share of the first-shown option (0.5 = no position bias).
+    pub share: f64,
+    /// Lower end of the 95% interval (normal approximation, clamped to [0, 1]).
+    pub lower: f64,
+    /// Upper end of the 95% interval.
+    pub upper: f64,
+    /// Parseable comparisons it is computed from.
+    pub n: u64,
+}
+
+/// The share of first-option wins over the parseable comparisons: per record 1
+/// when the first-shown item was chosen, ½ for a tie, 0 otherwise — or, with
+/// [`Readout::Probability`] and both log-probs present, the probability of the
+/// first-shown item. Interval: mean ± 1.96 · sd / √n (sample sd).
+pub fn position_bias<'a>(
+    records: impl IntoIterator<Item = &'a Comparison>,
+    readout: Readout,
+) -> Option<PositionBias> {
+    let values: Vec<f64> = records
+        .into_iter()
+        .filter_map(|r| {
+            let pa = match (readout, soft_a(r), r.choice?) {
+                (Readout::Probability, Some(pa), _) => pa,
+                (_, _, Choice::A) => 1.0,
+                (_, _, Choice::B) => 0.0,
+                (_, _, Choice::Tie) => 0.5,
+            };
+            Some(match r.order {
+                pref_data::Order::Ab => pa,
+                pref_data::Order::Ba => 1.0 - pa,
+            })
+        })
+        .collect();
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let half = if n > 1 {
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        1.959_963_984_540_054 * (var / n as f64).sqrt()
+    } else {
+        f64::NAN
+    };
+    Some(PositionBias {
+        share: mean,
+        lower: (mean - half).max(0.0),
+        upper: (mean + half).min(1.0),
+        n: n as u64,
+    })
 }

@@ -14,7 +14,10 @@ pub mod transitivity;
 pub use active::{
     ActiveLearningParams, ActiveLearningResult, Oracle, RoundReport, SimulatedOracle, Strategy,
 };
-pub use data::{aggregate_comparisons, read_located, AggregatedComparisons, PairData};
+pub use data::{
+    aggregate_comparisons, aggregate_comparisons_with, position_bias, read_located,
+    AggregatedComparisons, PairData, PositionBias, Readout,
+};
 pub use error::{Error, Result};
 pub use hessian::{SeMethod, StandardErrors};
 pub use robustness::{

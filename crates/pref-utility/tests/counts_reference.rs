@@ -163,3 +163,80 @@ fn sampled_transitivity_is_seeded_and_close_to_the_full_count() {
         s1.soft_cycle_rate
     );
 }
+
+/// Probability readout and position bias. Reference (Python, verbatim):
+///
+/// ```text
+/// import math, statistics
+/// recs = [("x","y","ab","a",-0.2,-1.9), ("x","y","ba","b",-0.4,-1.2), ("y","x","ab","a",-1.5,-0.3),
+///         ("x","z","ab","tie",None,None), ("z","x","ba","b",-0.7,-0.7), ("x","z","ab",None,None,None),
+///         ("y","z","ba","a",-2.5,-0.1)]
+/// pairs, order, first = {}, [], []
+/// for a, b, o, c, la, lb in recs:
+///     key = frozenset((a, b))
+///     if key not in pairs: pairs[key] = [a, b, 0.0, 0.0]; order.append(key)
+///     p = pairs[key]; flipped = p[0] != a
+///     if c is None: continue
+///     pa = 1/(1+math.exp(lb-la)) if la is not None else {"a": 1.0, "b": 0.0, "tie": 0.5}[c]
+///     ta, tb = (1-pa, pa) if flipped else (pa, 1-pa)
+///     p[2] += ta; p[3] += tb
+///     first.append(pa if o == "ab" else 1-pa)
+/// m, sd, n = statistics.mean(first), statistics.stdev(first), len(first)
+/// print([pairs[k] for k in order], n, m, m - 1.959963984540054*sd/n**.5, m + 1.959963984540054*sd/n**.5)
+/// # [['x','y',2.3040339995430954,0.6959660004569046], ['x','z',1.0,1.0],
+/// #  ['y','z',0.08317269649392238,0.9168273035060777]] 6 0.5506437956326521 0.3283379237276233 0.7729496675376808
+/// ```
+#[test]
+fn probability_readout_and_position_bias_match_python() {
+    use pref_data::{Choice, Comparison, Order};
+    use pref_utility::{aggregate_comparisons_with, position_bias, Readout};
+    let rec = |a: &str, b: &str, order, choice, la: Option<f64>, lb: Option<f64>| Comparison {
+        a: a.into(),
+        b: b.into(),
+        order,
+        choice,
+        raw: String::new(),
+        logprob_a: la,
+        logprob_b: lb,
+        model: "m".into(),
+        template: "t".into(),
+        sample: 0,
+    };
+    let recs = [
+        rec("x", "y", Order::Ab, Some(Choice::A), Some(-0.2), Some(-1.9)),
+        rec("x", "y", Order::Ba, Some(Choice::B), Some(-0.4), Some(-1.2)),
+        rec("y", "x", Order::Ab, Some(Choice::A), Some(-1.5), Some(-0.3)),
+        rec("x", "z", Order::Ab, Some(Choice::Tie), None, None),
+        rec("z", "x", Order::Ba, Some(Choice::B), Some(-0.7), Some(-0.7)),
+        rec("x", "z", Order::Ab, None, None, None),
+        rec("y", "z", Order::Ba, Some(Choice::A), Some(-2.5), Some(-0.1)),
+    ];
+    let agg = aggregate_comparisons_with(&recs, Readout::Probability);
+    let want = [
+        ("x", "y", 2.3040339995430954, 0.6959660004569046),
+        ("x", "z", 1.0, 1.0),
+        ("y", "z", 0.08317269649392238, 0.9168273035060777),
+    ];
+    assert_eq!(agg.pairs.len(), 3);
+    for (p, (a, b, ca, cb)) in agg.pairs.iter().zip(want) {
+        assert_eq!((p.a.as_str(), p.b.as_str()), (a, b));
+        assert!(
+            (p.count_a - ca).abs() < 1e-12 && (p.count_b - cb).abs() < 1e-12,
+            "{p:?}"
+        );
+    }
+    assert_eq!(
+        (agg.n_comparisons, agg.n_unparseable, agg.n_ties),
+        (7, 1, 1)
+    );
+    // The choice readout ignores the log-probs: x ≻ y once (record 1), y ≻ x twice (2, 3).
+    let hard = aggregate_comparisons_with(&recs, Readout::Choice);
+    assert_eq!((hard.pairs[0].count_a, hard.pairs[0].count_b), (1.0, 2.0));
+
+    let pb = position_bias(&recs, Readout::Probability).unwrap();
+    assert_eq!(pb.n, 6);
+    assert!((pb.share - 0.5506437956326521).abs() < 1e-12);
+    assert!((pb.lower - 0.3283379237276233).abs() < 1e-12);
+    assert!((pb.upper - 0.7729496675376808).abs() < 1e-12);
+    assert!(position_bias(&recs[5..6], Readout::Choice).is_none());
+}
