@@ -4,6 +4,7 @@
 
 mod model_cmds;
 mod rank;
+mod ridge;
 mod thurstonian;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +64,11 @@ enum Command {
     ///
     /// Prints {"utilities", "train", "test", "fit"} as JSON (details below).
     Thurstonian(thurstonian::ThurstonianArgs),
+    /// Ridge probes of a target on activations: alpha sweep from one decomposition,
+    /// LOO or k-fold CV, held-out R²/MSE, shuffled-label and random-activation baselines.
+    ///
+    /// Prints {"alphas", "best_alpha", "test_r2", "test_mse", "baselines", "seconds"} (details below).
+    Ridge(ridge::RidgeArgs),
     /// Read a record file, validate every record, and print a JSON summary.
     ///
     /// Bad input stops with `path:line: field: what is wrong`.
@@ -112,6 +118,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => model_cmds::score(a)?,
         Command::Choice(a) => model_cmds::choice(a)?,
         Command::Thurstonian(args) => thurstonian::run(&args)?,
+        Command::Ridge(args) => ridge::run(&args)?,
         Command::Inspect { file, kind, source } => inspect(&file, kind, source)?,
         Command::Convert {
             input,

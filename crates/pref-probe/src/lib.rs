@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod compare;
+pub mod data;
+pub mod error;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod ridge;
+pub mod study;
+
+pub use compare::{cosine_matrix, cosine_similarity, cross_generalisation, Probe, TestSet};
+pub use data::{read_activations, read_indices, read_targets, Element, Split};
+pub use error::{Error, Result};
+pub use ridge::{
+    metrics, Cv, LinearModel, Metrics, RidgeCv, RidgeParams, Solver, ValidRidgeParams,
+    DEFAULT_ALPHAS,
+};
+pub use study::{
+    gaussian_like, probe_study, AlphaRow, BaselineScore, BaselineScores, Baselines, ProbeStudy,
+    Shuffle, TargetReport,
+};
