@@ -262,6 +262,16 @@ impl<M: LanguageModel> CachedModel<M> {
         &self.inner
     }
 
+    /// Whether a `choice_logprobs` request is already in the cache (for `--dry-run` plans).
+    pub fn is_cached_choice(&self, messages: &[Message], options: &[String]) -> Result<bool> {
+        let key = cache_key(
+            self.inner.id(),
+            "choice_logprobs",
+            &choice_request(messages, options),
+        );
+        Ok(self.cache.get_raw(&key)?.is_some())
+    }
+
     /// Whether a `generate` request is already in the cache (for `--dry-run` plans).
     pub fn is_cached_generate(
         &self,

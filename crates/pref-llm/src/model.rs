@@ -94,3 +94,44 @@ pub trait LanguageModel: Send + Sync {
         Ok(out)
     }
 }
+
+/// A boxed model is a model (so `CachedModel<Box<dyn LanguageModel>>` works for a
+/// backend chosen at run time).
+#[async_trait]
+impl<T: LanguageModel + ?Sized> LanguageModel for Box<T> {
+    fn id(&self) -> &ModelId {
+        (**self).id()
+    }
+
+    async fn generate(&self, messages: &[Message], params: &SamplingParams) -> Result<Completion> {
+        (**self).generate(messages, params).await
+    }
+
+    async fn score(&self, prompt: &[Message], continuation: &str) -> Result<TokenLogprobs> {
+        (**self).score(prompt, continuation).await
+    }
+
+    async fn choice_logprobs(
+        &self,
+        messages: &[Message],
+        options: &[String],
+    ) -> Result<ChoiceLogprobs> {
+        (**self).choice_logprobs(messages, options).await
+    }
+
+    async fn hidden_states(
+        &self,
+        messages: &[Message],
+        layers: &[usize],
+        pooling: Pooling,
+    ) -> Result<HiddenStates> {
+        (**self).hidden_states(messages, layers, pooling).await
+    }
+
+    async fn generate_batch(
+        &self,
+        requests: &[(Vec<Message>, SamplingParams)],
+    ) -> Result<Vec<Completion>> {
+        (**self).generate_batch(requests).await
+    }
+}

@@ -1,0 +1,303 @@
+//! The study's configuration: every option has a default, a TOML file may set
+//! any subset (unknown keys are errors), and command-line flags override both.
+//! The resolved configuration is written to the run directory's `config.toml`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pref_utility::Readout;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// What is compared.
+    pub items: ItemsConfig,
+    /// How each comparison is asked and read.
+    pub elicitation: ElicitationConfig,
+    /// Which pairs are asked, and which are held out.
+    pub pairs: PairsConfig,
+    /// The model answering.
+    pub model: ModelConfig,
+    /// The Thurstonian fit.
+    pub fit: FitConfig,
+    /// Written by `utility run`: the model's content-addressed id and the tool version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
+}
+
+/// Facts recorded when a run starts (never read from a user's file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolved {
+    /// Content-addressed model id (backend, name, file sha256 or base URL, settings).
+    pub model_id: String,
+    /// Version of the `utility` binary.
+    pub version: String,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFile {
+    /// The file (relative paths are resolved against the working directory).
+    pub path: PathBuf,
+    /// Its format: `tasks`, `alpaca`, `math`, `wildchat`, `cnn_dailymail`, `arena`, `outcomes`.
+    pub source: String,
+}
+
+/// What is compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ItemsConfig {
+    /// Input files; items are drawn from them in turn (balanced across files).
+    pub files: Vec<ItemFile>,
+    /// How many items to draw (all when the files hold fewer).
+    pub n_items: usize,
+    /// Seed of the draw.
+    pub seed: u64,
+    /// `tasks` ("which task would you rather do?") or `outcomes` ("which state of
+    /// the world would you prefer?").
+    pub kind: ItemKind,
+}
+
+impl Default for ItemsConfig {
+    fn default() -> Self {
+        let fixture = |f: &str, s: &str| ItemFile {
+            path: PathBuf::from("fixtures/tasks").join(f),
+            source: s.into(),
+        };
+        Self {
+            files: vec![
+                fixture("alpaca.json", "alpaca"),
+                fixture("math.jsonl", "math"),
+                fixture("wildchat.jsonl", "wildchat"),
+            ],
+            n_items: 30,
+            seed: 0,
+            kind: ItemKind::Tasks,
+        }
+    }
+}
+
+/// The kind of item, which chooses the question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// Tasks the model could do.
+    Tasks,
+    /// States of the world.
+    Outcomes,
+}
+
+/// How the preference is elicited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// "Which of these two would you rather do?"
+    Choose,
+    /// The model does both tasks (in one conversation), then says which it preferred.
+    CompleteThenChoose,
+}
+
+/// How the answer is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    /// Log-probabilities of the two labels at the answer position (one call).
+    Logprobs,
+    /// Generated text, read by a strict parser (unparseable answers are kept as `choice: null`).
+    Text,
+}
+
+/// Elicitation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElicitationConfig {
+    /// `choose` or `complete-then-choose`.
+    pub mode: Mode,
+    /// `logprobs` (default) or `text`.
+    pub answer: Answer,
+    /// Samples per pair and order (each its own seed; with `logprobs` one is enough).
+    pub samples: u32,
+    /// Temperature of text answers (0 = greedy; the seed is the sample index).
+    pub temperature: f32,
+    /// The two option labels, first-shown first.
+    pub labels: [String; 2],
+    /// Token limit of each completion in `complete-then-choose`.
+    pub max_tokens_complete: u32,
+    /// How answers count in the fit: `probability` (the two labels' renormalised
+    /// probabilities, with `logprobs`) or `choice` (1 for the chosen side, ½ a tie).
+    pub readout: Readout,
+}
+
+impl Default for ElicitationConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Choose,
+            answer: Answer::Logprobs,
+            samples: 1,
+            temperature: 0.0,
+            labels: ["A".into(), "B".into()],
+            max_tokens_complete: 96,
+            readout: Readout::Probability,
+        }
+    }
+}
+
+/// Pair selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PairsConfig {
+    /// `all` pairs, or a `random` subset of `budget` training pairs.
+    pub strategy: Strategy,
+    /// Training pairs for `random`.
+    pub budget: Option<usize>,
+    /// Share of all pairs held out for evaluation (never used for fitting).
+    pub heldout_fraction: f64,
+    /// At most this many held-out pairs.
+    pub heldout_cap: usize,
+    /// Seed of the split and of `random`.
+    pub seed: u64,
+}
+
+impl Default for PairsConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::All,
+            budget: None,
+            heldout_fraction: 0.05,
+            heldout_cap: 500,
+            seed: 0,
+        }
+    }
+}
+
+/// Which training pairs are asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Every pair not held out.
+    All,
+    /// A seeded random subset of `budget` pairs.
+    Random,
+}
+
+/// The model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `llama` (embedded) or `openai` (any OpenAI-compatible endpoint).
+    pub backend: Backend,
+    /// Embedded: `default`, `gemma-3-270m` or a GGUF path. OpenAI: the served model name.
+    pub name: String,
+    /// OpenAI: the endpoint (`http://host:port/v1`); the key comes from OPENAI_API_KEY.
+    pub base_url: Option<String>,
+    /// Embedded: chat template override (a llama.cpp built-in name).
+    pub chat_template: Option<String>,
+    /// Embedded: CPU threads.
+    pub threads: i32,
+    /// OpenAI: requests in flight at once.
+    pub max_concurrency: usize,
+    /// OpenAI: requests-per-minute limit.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Llama,
+            name: "default".into(),
+            base_url: None,
+            chat_template: None,
+            threads: 2,
+            max_concurrency: 8,
+            requests_per_minute: None,
+        }
+    }
+}
+
+/// Model backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded llama.cpp model.
+    Llama,
+    /// An OpenAI-compatible HTTP endpoint.
+    Openai,
+}
+
+/// Thurstonian fit settings (see pref-utility's README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FitConfig {
+    /// Prior sd of μ (0 = flat).
+    pub mu_prior_sd: f64,
+    /// Prior sd of log σ² (0 = flat).
+    pub s_prior_sd: f64,
+    /// Seed of the starting point.
+    pub seed: u64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            mu_prior_sd: 5.0,
+            s_prior_sd: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys and bad values are errors naming the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let cfg: Config = toml::from_str(&text)
+            .with_context(|| format!("{}: invalid configuration", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Checks values serde cannot.
+    pub fn check(&self) -> Result<()> {
+        if self.items.files.is_empty() {
+            bail!("items.files is empty: give at least one input file");
+        }
+        for f in &self.items.files {
+            f.source
+                .parse::<pref_data::loaders::Source>()
+                .map_err(|e| anyhow::anyhow!("items.files: source of {}: {e}", f.path.display()))?;
+        }
+        if self.items.n_items < 3 {
+            bail!(
+                "items.n_items must be at least 3 (got {})",
+                self.items.n_items
+            );
+        }
+        if self.elicitation.samples == 0 {
+            bail!("elicitation.samples must be at least 1");
+        }
+        let [a, b] = &self.elicitation.labels;
+        if a.trim().is_empty() || b.trim().is_empty() || a.trim() == b.trim() {
+            bail!("elicitation.labels must be two different non-empty labels (got {a:?}, {b:?})");
+        }
+        if !(0.0..=2.0).contains(&self.elicitation.temperature) {
+            bail!("elicitation.temperature must be in [0, 2]");
+        }
+        if !(0.0..0.5).contains(&self.pairs.heldout_fraction) {
+            bail!("pairs.heldout_fraction must be in [0, 0.5)");
+        }
+        if self.pairs.strategy == Strategy::Random && self.pairs.budget.unwrap_or(0) == 0 {
+            bail!("pairs.strategy = \"random\" needs pairs.budget ≥ 1");
+        }
+        if self.model.backend == Backend::Openai && self.model.base_url.is_none() {
+            bail!("model.backend = \"openai\" needs model.base_url");
+        }
+        if self.fit.mu_prior_sd < 0.0 || self.fit.s_prior_sd < 0.0 {
+            bail!("fit.mu_prior_sd and fit.s_prior_sd must be ≥ 0");
+        }
+        Ok(())
+    }
+}

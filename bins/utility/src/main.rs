@@ -1,0 +1,170 @@
+//! `utility`: which tasks (or states of the world) does a model prefer?
+//!
+//! Pairwise forced choice in both orders, a Thurstonian fit, held-out checks,
+//! position bias, a report with plots — resumable at any point (DESIGN §1, §5).
+//! See `docs/utility.md`.
+
+mod config;
+mod report;
+mod study;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use config::{Answer, Backend, Config, ItemKind, Mode, Strategy};
+
+/// Elicit pairwise preferences from a model, fit Thurstonian utilities, report.
+#[derive(Debug, Parser)]
+#[command(name = "utility", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a study (or resume one with --resume); prints results.json.
+    Run(RunArgs),
+    /// Progress of a run directory: comparisons done / planned, unparseable so far.
+    Status {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// TOML configuration (every option has a default; see docs/utility.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// New run directory (default runs/utility/<unix time>).
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue a killed or finished run from its own config.toml; nothing done
+    /// is redone and no model call is repeated.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Print the plan (items, pairs, comparisons, expected and cached model calls) and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Override items.n_items.
+    #[arg(long)]
+    n_items: Option<usize>,
+    /// Override items.kind.
+    #[arg(long, value_enum)]
+    kind: Option<ItemKind>,
+    /// Override items.seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override elicitation.mode.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// Override elicitation.answer.
+    #[arg(long, value_enum)]
+    answer: Option<Answer>,
+    /// Override elicitation.samples (per pair and order).
+    #[arg(long)]
+    samples: Option<u32>,
+    /// Override pairs.strategy.
+    #[arg(long, value_enum)]
+    strategy: Option<Strategy>,
+    /// Override pairs.budget (training pairs for --strategy random).
+    #[arg(long)]
+    budget: Option<usize>,
+    /// Override model.backend.
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+    /// Override model.name (embedded name or GGUF path; the served name with --base-url).
+    #[arg(long)]
+    model: Option<String>,
+    /// Override model.base_url (implies --backend openai).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+}
+
+impl RunArgs {
+    fn resolve(&self) -> Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::read(p)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($flag:expr => $field:expr) => {
+                if let Some(v) = $flag.clone() {
+                    $field = v;
+                }
+            };
+        }
+        set!(self.n_items => c.items.n_items);
+        set!(self.kind => c.items.kind);
+        set!(self.seed => c.items.seed);
+        set!(self.mode => c.elicitation.mode);
+        set!(self.answer => c.elicitation.answer);
+        set!(self.samples => c.elicitation.samples);
+        set!(self.strategy => c.pairs.strategy);
+        set!(self.backend => c.model.backend);
+        set!(self.model => c.model.name);
+        if self.budget.is_some() {
+            c.pairs.budget = self.budget;
+        }
+        if self.base_url.is_some() {
+            c.model.base_url = self.base_url.clone();
+            c.model.backend = Backend::Openai;
+        }
+        if c.elicitation.answer == Answer::Text {
+            c.elicitation.readout = pref_utility::Readout::Choice;
+        }
+        c.check()?;
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match real_main(Cli::parse()) {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<serde_json::Value> {
+    match cli.command {
+        Command::Status { run_dir } => study::status(&run_dir),
+        Command::Run(args) => {
+            if args.dry_run {
+                let cfg = match &args.resume {
+                    Some(d) => pref_data::RunDir::open(d)?.config()?,
+                    None => args.resolve()?,
+                };
+                let lm = study::load_model(&cfg)?;
+                return study::dry_run(&cfg, &lm, args.resume.as_deref());
+            }
+            let mut cfg = if args.resume.is_some() {
+                Config::default()
+            } else {
+                args.resolve()?
+            };
+            let (run, cfg, lm) = study::open_run(&mut cfg, args.out.clone(), args.resume.clone())?;
+            eprintln!("run directory: {}", run.root().display());
+            let mut results = study::run(&run, &cfg, &lm)?;
+            results["run_dir"] = serde_json::json!(run.root());
+            results["report"] = serde_json::json!(run.root().join("report.md"));
+            Ok(results)
+        }
+    }
+}
