@@ -293,6 +293,20 @@ const DEMO_STEPS: &[DemoStep] = &[
         stdout_to: Some("runs/demo/generate.json"),
         writes: &[],
     },
+    // The utility study on 8 fixture tasks (56 questions to the default model; a
+    // rerun is answered from the model cache). Its run directory is recreated each time.
+    DemoStep {
+        package: "utility",
+        args: &[
+            "run",
+            "--config",
+            "examples/configs/utility.toml",
+            "--out",
+            "runs/demo/utility",
+        ],
+        stdout_to: Some("runs/demo/utility-results.json"),
+        writes: &["runs/demo/utility/report.md", "runs/demo/utility/plots/utilities.png"],
+    },
 ];
 
 /// `cargo xtask demo`: setup of the default model, then [`DEMO_STEPS`].
@@ -301,6 +315,11 @@ fn demo() -> Result<()> {
 
     let root = workspace_root();
     let out_dir = root.join(DEMO_DIR);
+    let study_dir = out_dir.join("utility");
+    if study_dir.exists() {
+        fs::remove_dir_all(&study_dir)
+            .with_context(|| format!("could not remove {}", study_dir.display()))?;
+    }
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
 
@@ -336,6 +355,7 @@ fn demo() -> Result<()> {
         println!("  {file} ({size} bytes)");
     }
     println!("results: {}", out_dir.display());
+    println!("utility report: {}", study_dir.join("report.md").display());
     Ok(())
 }
 
