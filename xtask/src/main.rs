@@ -146,7 +146,13 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
             test_command(
                 &root,
                 ci,
-                &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"],
+                &[
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--all-features",
+                    "--no-fail-fast",
+                ],
             )
             .args(nextest_args),
         )?;
@@ -165,7 +171,13 @@ fn run_tests(nextest_args: &[String]) -> Result<()> {
         step(&mut test_command(
             &root,
             ci,
-            &["test", "--workspace", "--all-features", "--no-fail-fast", "--tests"],
+            &[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+                "--tests",
+            ],
         ))?;
     }
     step(&mut test_command(

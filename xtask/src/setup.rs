@@ -77,15 +77,26 @@ fn ensure_xllamacpp() -> Result<()> {
             .args(["-c", "import xllamacpp; print(xllamacpp.__version__)"])
             .output();
         if let Ok(out) = out {
-            if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == XLLAMACPP_VERSION {
+            if out.status.success()
+                && String::from_utf8_lossy(&out.stdout).trim() == XLLAMACPP_VERSION
+            {
                 return Ok(());
             }
         }
     }
     let venv = xllamacpp_venv();
-    println!("setup: installing xllamacpp {XLLAMACPP_VERSION} into {}", venv.display());
-    cmd::run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(&venv))
-        .with_context(|| format!("could not create the venv {}", venv.display()))?;
+    println!(
+        "setup: installing xllamacpp {XLLAMACPP_VERSION} into {}",
+        venv.display()
+    );
+    cmd::run(
+        Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg("--clear")
+            .arg(&venv),
+    )
+    .with_context(|| format!("could not create the venv {}", venv.display()))?;
     cmd::run(Command::new(&python).args([
         "-m",
         "pip",
@@ -94,7 +105,9 @@ fn ensure_xllamacpp() -> Result<()> {
         "--disable-pip-version-check",
         &format!("xllamacpp=={XLLAMACPP_VERSION}"),
     ]))
-    .context("could not install xllamacpp (llama.cpp's server, needed by the OpenAI-backend tests)")?;
+    .context(
+        "could not install xllamacpp (llama.cpp's server, needed by the OpenAI-backend tests)",
+    )?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! subcommand here (later issues add `thurstonian`, `bt`, `elo`, `ridge`,
 //! `cje`, …); the data subcommands below inspect and convert record files.
 
+mod cje;
 mod model_cmds;
 mod rank;
 mod ridge;
@@ -50,6 +51,8 @@ enum Kind {
 enum Command {
     #[command(flatten)]
     Rank(rank::RankCommand),
+    #[command(flatten)]
+    Cje(cje::CjeCommand),
     /// List the embedded local models: role, path, size, sha256, installed or not.
     Models,
     /// Generate a completion; prints {text, tokens, finish_reason, logprobs?}.
@@ -113,6 +116,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let out = match cli.command {
         Command::Rank(c) => rank::run(c)?,
+        Command::Cje(c) => cje::run(c)?,
         Command::Models => model_cmds::models()?,
         Command::Generate(a) => model_cmds::generate(a)?,
         Command::Score(a) => model_cmds::score(a)?,

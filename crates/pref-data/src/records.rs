@@ -51,6 +51,30 @@ fn finite(field: &str, x: f64) -> std::result::Result<(), FieldError> {
     }
 }
 
+/// A finite log-probability: ≤ 0 (a positive value is not a log-probability).
+fn logprob(field: &str, x: f64) -> std::result::Result<(), FieldError> {
+    finite(field, x)?;
+    if x > 0.0 {
+        return Err(FieldError::new(
+            field,
+            format!("must be a log-probability ≤ 0, got {x}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A finite number in [0, 1] (judge scores and oracle labels).
+fn unit_interval(field: &str, x: f64) -> std::result::Result<(), FieldError> {
+    finite(field, x)?;
+    if !(0.0..=1.0).contains(&x) {
+        return Err(FieldError::new(
+            field,
+            format!("must lie in [0, 1], got {x}"),
+        ));
+    }
+    Ok(())
+}
+
 fn non_empty(field: &str, s: &str) -> std::result::Result<(), FieldError> {
     if s.is_empty() {
         Err(FieldError::new(field, "must not be empty"))
@@ -330,7 +354,7 @@ pub struct LoggedSample {
     pub target_policy_logprobs: BTreeMap<String, f64>,
     /// Judge score of the response, in [0, 1].
     pub judge_score: f64,
-    /// Oracle label, for the rows that have one.
+    /// Oracle label in [0, 1], for the rows that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oracle_label: Option<f64>,
     /// Anything else.
@@ -342,13 +366,13 @@ impl Record for LoggedSample {
     const KIND: &'static str = "LoggedSample";
     fn validate(&self) -> std::result::Result<(), FieldError> {
         non_empty("prompt_id", &self.prompt_id)?;
-        finite("base_policy_logprob", self.base_policy_logprob)?;
+        logprob("base_policy_logprob", self.base_policy_logprob)?;
         for (policy, lp) in &self.target_policy_logprobs {
-            finite(&format!("target_policy_logprobs.{policy}"), *lp)?;
+            logprob(&format!("target_policy_logprobs.{policy}"), *lp)?;
         }
-        finite("judge_score", self.judge_score)?;
+        unit_interval("judge_score", self.judge_score)?;
         if let Some(o) = self.oracle_label {
-            finite("oracle_label", o)?;
+            unit_interval("oracle_label", o)?;
         }
         Ok(())
     }
