@@ -99,6 +99,9 @@ pub enum Mode {
     Choose,
     /// The model does both tasks (in one conversation), then says which it preferred.
     CompleteThenChoose,
+    /// Each item alone, rated on `elicitation.scale` (e.g. 1–5); pairwise
+    /// utilities are fitted to the probabilities the ratings imply.
+    Rate,
 }
 
 /// How the answer is read.
@@ -115,7 +118,7 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ElicitationConfig {
-    /// `choose` or `complete-then-choose`.
+    /// `choose`, `complete-then-choose` or `rate`.
     pub mode: Mode,
     /// `logprobs` (default) or `text`.
     pub answer: Answer,
@@ -125,6 +128,8 @@ pub struct ElicitationConfig {
     pub temperature: f32,
     /// The two option labels, first-shown first.
     pub labels: [String; 2],
+    /// Mode `rate`: the rating labels, worst first (default "1".."5").
+    pub scale: Vec<String>,
     /// Token limit of each completion in `complete-then-choose`.
     pub max_tokens_complete: u32,
     /// How answers count in the fit: `probability` (the two labels' renormalised
@@ -140,6 +145,7 @@ impl Default for ElicitationConfig {
             samples: 1,
             temperature: 0.0,
             labels: ["A".into(), "B".into()],
+            scale: ["1", "2", "3", "4", "5"].map(String::from).to_vec(),
             max_tokens_complete: 96,
             readout: Readout::Probability,
         }
@@ -150,7 +156,7 @@ impl Default for ElicitationConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PairsConfig {
-    /// `all` pairs, or a `random` subset of `budget` training pairs.
+    /// `all` pairs, a `random` subset of `budget` training pairs, or `active` learning.
     pub strategy: Strategy,
     /// Training pairs for `random`.
     pub budget: Option<usize>,
@@ -158,8 +164,10 @@ pub struct PairsConfig {
     pub heldout_fraction: f64,
     /// At most this many held-out pairs.
     pub heldout_cap: usize,
-    /// Seed of the split and of `random`.
+    /// Seed of the split, of `random` and of active learning.
     pub seed: u64,
+    /// Settings of `strategy = "active"`.
+    pub active: ActiveConfig,
 }
 
 impl Default for PairsConfig {
@@ -170,6 +178,39 @@ impl Default for PairsConfig {
             heldout_fraction: 0.05,
             heldout_cap: 500,
             seed: 0,
+            active: ActiveConfig::default(),
+        }
+    }
+}
+
+/// Active learning (pref-utility's procedure; see its README for the mathematics).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActiveConfig {
+    /// Degree of the initial random comparison graph.
+    pub degree: usize,
+    /// New pairs per round.
+    pub pairs_per_round: usize,
+    /// Stop at `edge_multiplier · N · log2 N` training pairs (at most all of them).
+    pub edge_multiplier: f64,
+    /// Percentile of |Δμ| that counts as uncertain.
+    pub p_percent: f64,
+    /// Percentile of degree sums that counts as under-sampled.
+    pub q_percent: f64,
+    /// Also ask a random set of as many pairs, so the report can draw active
+    /// learning against random selection (pairs asked by both are asked once).
+    pub compare_random: bool,
+}
+
+impl Default for ActiveConfig {
+    fn default() -> Self {
+        Self {
+            degree: 2,
+            pairs_per_round: 10,
+            edge_multiplier: 1.0,
+            p_percent: 10.0,
+            q_percent: 20.0,
+            compare_random: true,
         }
     }
 }
@@ -182,6 +223,9 @@ pub enum Strategy {
     All,
     /// A seeded random subset of `budget` pairs.
     Random,
+    /// Active learning: start from a random graph, then ask the most uncertain,
+    /// least compared pairs, refitting every round.
+    Active,
 }
 
 /// The model.
@@ -283,6 +327,11 @@ impl Config {
         if a.trim().is_empty() || b.trim().is_empty() || a.trim() == b.trim() {
             bail!("elicitation.labels must be two different non-empty labels (got {a:?}, {b:?})");
         }
+        let scale = &self.elicitation.scale;
+        let distinct: std::collections::HashSet<&str> = scale.iter().map(|s| s.trim()).collect();
+        if scale.len() < 2 || distinct.len() != scale.len() || distinct.contains("") {
+            bail!("elicitation.scale must hold at least two different non-empty labels (got {scale:?})");
+        }
         if !(0.0..=2.0).contains(&self.elicitation.temperature) {
             bail!("elicitation.temperature must be in [0, 2]");
         }
@@ -291,6 +340,27 @@ impl Config {
         }
         if self.pairs.strategy == Strategy::Random && self.pairs.budget.unwrap_or(0) == 0 {
             bail!("pairs.strategy = \"random\" needs pairs.budget ≥ 1");
+        }
+        if self.pairs.strategy == Strategy::Active {
+            let a = &self.pairs.active;
+            if a.degree == 0 || a.degree >= self.items.n_items {
+                bail!(
+                    "pairs.active.degree must be in 1..n_items ({}), got {}",
+                    self.items.n_items,
+                    a.degree
+                );
+            }
+            if a.pairs_per_round == 0 {
+                bail!("pairs.active.pairs_per_round must be at least 1");
+            }
+            if !(a.edge_multiplier.is_finite() && a.edge_multiplier > 0.0) {
+                bail!("pairs.active.edge_multiplier must be > 0");
+            }
+            for (name, v) in [("p_percent", a.p_percent), ("q_percent", a.q_percent)] {
+                if !(v > 0.0 && v <= 100.0) {
+                    bail!("pairs.active.{name} must be in (0, 100], got {v}");
+                }
+            }
         }
         if self.model.backend == Backend::Openai && self.model.base_url.is_none() {
             bail!("model.backend = \"openai\" needs model.base_url");

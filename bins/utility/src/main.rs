@@ -5,6 +5,8 @@
 //! See `docs/utility.md`.
 
 mod config;
+mod elicit;
+mod rate;
 mod report;
 mod study;
 

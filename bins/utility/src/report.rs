@@ -2,12 +2,12 @@
 
 use anyhow::Result;
 use pref_data::RunDir;
-use pref_report::{cells, write_index, Chart, ErrorBarChart, Report, Table};
+use pref_report::{cells, write_index, Chart, ErrorBarChart, LineChart, Report, Series, Table};
 use pref_utility::FittedThurstonian;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::study::Plan;
+use crate::study::{Item, Plan};
 
 /// Writes the human-readable report of a finished run.
 pub fn write(
@@ -42,12 +42,13 @@ pub fn write(
     let mut r = Report::new("Utility elicitation");
     let model_id = results["model"].as_str().unwrap_or("?");
     r.paragraph(&format!(
-        "Model `{model_id}`; {} items; {} training and {} held-out pairs; {} comparisons \
+        "Model `{model_id}`; {} items; {} training and {} held-out pairs (strategy `{:?}`); {} comparisons \
          (both orders × {} sample(s)); mode `{:?}`, answers read from {:?}, readout {:?}.",
         plan.items.len(),
-        plan.train.len(),
+        results["n_pairs"]["train"],
         plan.heldout.len(),
-        plan.jobs.len(),
+        cfg.pairs.strategy,
+        results["n_comparisons"],
         cfg.elicitation.samples,
         cfg.elicitation.mode,
         cfg.elicitation.answer,
@@ -99,6 +100,7 @@ pub fn write(
         ]);
     }
     r.table(&t)?;
+    learning_curve(run, &mut r, results)?;
     r.paragraph(&format!(
         "Unparseable answers: {} of {} (kept in `records/comparisons.jsonl` with `choice: null`, not used in the fit). \
          Model calls this run: {} made, {} from the cache.",
@@ -106,8 +108,22 @@ pub fn write(
         results["model_calls"]["made"], results["model_calls"]["cached"],
     ));
 
+    utilities_section(&mut r, model, mu_se, &label, &plot.png)?;
+    r.write(&run.root().join("report.md"))?;
+    write_index(run.root())?;
+    Ok(())
+}
+
+/// The sorted utility table under its plot.
+fn utilities_section(
+    r: &mut Report,
+    model: &FittedThurstonian,
+    mu_se: &[f64],
+    label: &dyn Fn(&str) -> String,
+    png: &std::path::Path,
+) -> Result<()> {
     r.heading(2, "Utilities");
-    r.image("utilities", &plot.png);
+    r.image("utilities", png);
     let mut ut = Table::new(["item", "μ", "σ²", "se(μ)"]);
     let mut order: Vec<usize> = (0..model.items().len()).collect();
     order.sort_by(|&i, &j| model.mu()[j].total_cmp(&model.mu()[i]));
@@ -120,6 +136,125 @@ pub fn write(
         ]);
     }
     r.table(&ut)?;
+    Ok(())
+}
+
+/// Held-out accuracy against training pairs: active learning by round and
+/// random selection by prefix, when the run has held-out pairs.
+fn learning_curve(run: &RunDir, r: &mut Report, results: &Value) -> Result<()> {
+    let mut series = Vec::new();
+    for (key, name) in [("active", "active learning"), ("random", "random pairs")] {
+        let pts: Vec<(f64, f64)> = results["learning_curve"][key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| Some((p["pairs"].as_f64()?, p["accuracy"].as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !pts.is_empty() {
+            series.push(Series::new(name, pts));
+        }
+    }
+    if series.is_empty() {
+        return Ok(());
+    }
+    r.heading(2, "Learning curve");
+    let mut chart = LineChart::new(
+        "Held-out accuracy against training pairs",
+        "training pairs",
+        "held-out accuracy",
+        series,
+    );
+    chart.y_range = Some((0.0, 1.0));
+    let plot = chart.render(&run.plots_dir().join("learning_curve"))?;
+    r.image("learning curve", &plot.png);
+    r.paragraph(
+        "Each point refits the utilities on the training pairs asked so far and scores the \
+         held-out pairs. With few held-out pairs the curve moves in steps of 1/n; read it \
+         with the held-out table above.",
+    );
+    Ok(())
+}
+
+/// The report of a `rate` run: mean ratings, the scale's use, implied utilities.
+pub fn write_rate(
+    run: &RunDir,
+    cfg: &Config,
+    items: &[Item],
+    results: &Value,
+    model: &FittedThurstonian,
+    mu_se: &[f64],
+) -> Result<()> {
+    let label = |id: &str| {
+        let t = items
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.text.replace('\n', " "))
+            .unwrap_or_default();
+        let short: String = t.chars().take(40).collect();
+        format!("{id}: {short}")
+    };
+    let mut rated: Vec<(String, f64, f64)> = items
+        .iter()
+        .filter_map(|it| {
+            let v = &results["ratings"][&it.id];
+            Some((label(&it.id), v["mean"].as_f64()?, v["sd"].as_f64()?))
+        })
+        .collect();
+    rated.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut r = Report::new("Utility elicitation by rating");
+    r.paragraph(&format!(
+        "Model `{}`; {} items rated {} time(s) each on the scale {:?} (worst first); answers \
+         read from {:?}. Utilities are fitted to the pairwise probabilities the ratings imply \
+         (P(a ≻ b) = P(Rₐ > R_b) + ½ P(Rₐ = R_b)); there are no held-out pairs in this mode.",
+        results["model"].as_str().unwrap_or("?"),
+        items.len(),
+        cfg.elicitation.samples,
+        cfg.elicitation.scale,
+        cfg.elicitation.answer,
+    ));
+    r.heading(2, "Use of the scale");
+    let mut t = Table::new(["label", "share"]);
+    let overall: Vec<f64> = results["rating_distribution"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    for (l, p) in cfg.elicitation.scale.iter().zip(&overall) {
+        t.row(cells![l.as_str(), *p]);
+    }
+    r.table(&t)?;
+    if let Some(max) = overall.iter().copied().reduce(f64::max) {
+        if max > 0.8 {
+            r.warning(&format!(
+                "One label takes {:.0}% of the probability: the ratings carry little signal.",
+                100.0 * max
+            ));
+        }
+    }
+    r.paragraph(&format!(
+        "Unparseable answers: {} of {} (kept in `records/ratings.jsonl` with `rating: null`). \
+         Model calls this run: {} made, {} from the cache.",
+        results["unparseable"]["count"],
+        results["unparseable"]["of"],
+        results["model_calls"]["made"],
+        results["model_calls"]["cached"],
+    ));
+    if !rated.is_empty() {
+        r.heading(2, "Mean ratings");
+        let plot = ErrorBarChart::new("Mean ratings", "rating (±1 sd)", "item", rated.clone())
+            .render(&run.plots_dir().join("ratings"))?;
+        r.image("ratings", &plot.png);
+    }
+    let items_mu: Vec<(String, f64, f64)> = model
+        .items()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (label(id), model.mu()[i], model.sigma2()[i].sqrt()))
+        .collect();
+    let plot = ErrorBarChart::new("Implied utilities", "utility μ (±1 σ)", "item", items_mu)
+        .render(&run.plots_dir().join("utilities"))?;
+    utilities_section(&mut r, model, mu_se, &label, &plot.png)?;
     r.write(&run.root().join("report.md"))?;
     write_index(run.root())?;
     Ok(())

@@ -13,12 +13,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use pref_data::loaders::{load_tasks, Source};
-use pref_data::{record_id, Choice, Comparison, Order, RecordLog, RunDir, Task};
+use pref_data::{Comparison, Order, PairCounts, RecordLog, RunDir, Task};
 use pref_llm::llama::{LlamaConfig, LlamaLm};
 use pref_llm::openai::{Limits, OpenAiConfig, OpenAiLm};
-use pref_llm::{CachedModel, LanguageModel, Message, ModelCache, SamplingParams};
+use pref_llm::{CachedModel, LanguageModel, Message, ModelCache};
 use pref_utility::{
-    aggregate_comparisons_with, position_bias, PairData, SeMethod, ThurstonianParams,
+    aggregate_comparisons_with, position_bias, ActiveLearningParams, FittedThurstonian, PairData,
+    SeMethod, ThurstonianParams,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::{Answer, Backend, Config, ItemKind, Mode, Resolved, Strategy};
+use crate::elicit::{jobs_for, Elicitor, Job};
 
 /// A drawn item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,32 +48,56 @@ pub struct TaskCompletion {
     pub text: String,
 }
 
-/// One comparison to ask: items `a < b` (indices), an order and a sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Job {
-    /// Index of `a` in the item list.
-    pub a: usize,
-    /// Index of `b`.
-    pub b: usize,
-    /// Which is shown first.
-    pub order: Order,
-    /// Sample index.
-    pub sample: u32,
-    /// Whether the pair is held out.
-    pub heldout: bool,
-}
-
 /// The plan of a run.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The items.
     pub items: Vec<Item>,
-    /// Training pairs.
+    /// Training pairs: those asked (`all`, `random`), or the pool active
+    /// learning chooses from (`active`).
     pub train: Vec<(usize, usize)>,
     /// Held-out pairs.
     pub heldout: Vec<(usize, usize)>,
-    /// Every comparison, training pairs first.
-    pub jobs: Vec<Job>,
+}
+
+impl Plan {
+    /// The comparisons of the held-out pairs.
+    pub fn heldout_jobs(&self, cfg: &Config) -> Vec<Job> {
+        jobs_for(&self.heldout, cfg.elicitation.samples)
+    }
+
+    /// The training comparisons known before asking: all of them for `all` and
+    /// `random`; none for `active` (chosen as answers come in).
+    pub fn train_jobs(&self, cfg: &Config) -> Vec<Job> {
+        match cfg.pairs.strategy {
+            Strategy::Active => Vec::new(),
+            _ => jobs_for(&self.train, cfg.elicitation.samples),
+        }
+    }
+
+    /// Training pairs active learning will ask at most.
+    pub fn active_target(&self, cfg: &Config) -> usize {
+        let n = self.items.len() as f64;
+        let t = (cfg.pairs.active.edge_multiplier * n * n.log2()).floor() as usize;
+        t.min(self.train.len())
+    }
+
+    /// Comparisons the plan asks at most (mode `rate`: ratings).
+    pub fn max_comparisons(&self, cfg: &Config) -> usize {
+        let k = cfg.elicitation.samples as usize;
+        match (cfg.elicitation.mode, cfg.pairs.strategy) {
+            (Mode::Rate, _) => self.items.len() * k,
+            (_, Strategy::Active) => {
+                let asked = if cfg.pairs.active.compare_random {
+                    2 * self.active_target(cfg)
+                } else {
+                    self.active_target(cfg)
+                };
+                (asked.min(self.train.len()) + self.heldout.len()) * 2 * k
+            }
+            _ => (self.train.len() + self.heldout.len()) * 2 * k,
+        }
+    }
 }
 
 /// Draws `n` items, balanced across the files (round-robin over seeded shuffles).
@@ -121,8 +147,15 @@ pub fn draw_items(cfg: &Config) -> Result<Vec<Item>> {
     Ok(out)
 }
 
-/// Splits all pairs into held-out and training pairs and lists the comparisons.
+/// Splits all pairs into held-out and training pairs (mode `rate` asks no pairs).
 pub fn plan(cfg: &Config, items: Vec<Item>) -> Plan {
+    if cfg.elicitation.mode == Mode::Rate {
+        return Plan {
+            items,
+            train: Vec::new(),
+            heldout: Vec::new(),
+        };
+    }
     let n = items.len();
     let mut pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
@@ -137,34 +170,19 @@ pub fn plan(cfg: &Config, items: Vec<Item>) -> Plan {
     if cfg.pairs.strategy == Strategy::Random {
         train.truncate(cfg.pairs.budget.unwrap_or(train.len()));
     }
-    let mut jobs = Vec::new();
-    for (list, heldout) in [(&train, false), (&heldout, true)] {
-        for &(a, b) in list.iter() {
-            for sample in 0..cfg.elicitation.samples {
-                for order in [Order::Ab, Order::Ba] {
-                    jobs.push(Job {
-                        a,
-                        b,
-                        order,
-                        sample,
-                        heldout,
-                    });
-                }
-            }
-        }
-    }
     Plan {
         items,
         train,
         heldout,
-        jobs,
     }
 }
 
-fn template_name(cfg: &Config) -> String {
+/// The prompt template's name, recorded in every record (part of its id).
+pub fn template_name(cfg: &Config) -> String {
     let mode = match cfg.elicitation.mode {
         Mode::Choose => "choose",
         Mode::CompleteThenChoose => "complete-then-choose",
+        Mode::Rate => "rate",
     };
     let kind = match cfg.items.kind {
         ItemKind::Tasks => "tasks",
@@ -249,7 +267,8 @@ pub fn load_model(cfg: &Config) -> Result<Model> {
     ))
 }
 
-fn progress(n: u64, what: &str) -> ProgressBar {
+/// A progress bar (hidden when stderr is not a terminal).
+pub fn progress(n: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(n);
     bar.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta} left)")
@@ -260,206 +279,257 @@ fn progress(n: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The record id of a comparison: stable across resumes.
-fn job_id(plan: &Plan, job: &Job, template: &str) -> String {
-    let order = match job.order {
-        Order::Ab => "ab",
-        Order::Ba => "ba",
-    };
-    record_id(&[
-        plan.items[job.a].id.as_str(),
-        plan.items[job.b].id.as_str(),
-        order,
-        &job.sample.to_string(),
-        template,
-    ])
-}
-
 /// The model type every study function takes.
 pub type Model = CachedModel<Box<dyn LanguageModel>>;
 
+/// The Thurstonian parameters of the configuration.
+pub fn fit_params(cfg: &Config) -> ThurstonianParams {
+    let prior = |sd: f64| (sd > 0.0).then_some(sd);
+    ThurstonianParams::default()
+        .seed(cfg.fit.seed)
+        .mu_prior_sd(prior(cfg.fit.mu_prior_sd))
+        .s_prior_sd(prior(cfg.fit.s_prior_sd))
+}
+
+/// Fits utilities of every item to `(x, y, count_x, count_y)` pair counts
+/// (items without comparisons stay in the model, held by the prior).
+pub fn fit_counts(
+    cfg: &Config,
+    items: &[Item],
+    counts: &[(usize, usize, f64, f64)],
+) -> Result<(FittedThurstonian, PairData)> {
+    let mut data = PairData::with_items(items.iter().map(|i| i.id.clone()).collect())?;
+    for &(x, y, cx, cy) in counts {
+        if cx + cy > 0.0 {
+            data.push(x, y, cx, cy)?;
+        }
+    }
+    if data.is_empty() {
+        bail!("no usable training comparisons (every answer was unparseable)");
+    }
+    let model = fit_params(cfg).fit(&data)?;
+    Ok((model, data))
+}
+
+/// Held-out log loss and accuracy of a fit, as JSON (`null` without held-out pairs).
+fn heldout_json(model: &FittedThurstonian, held: &[PairCounts]) -> Result<Value> {
+    if held.is_empty() {
+        return Ok(Value::Null);
+    }
+    let e = model.evaluate(held)?;
+    Ok(json!({
+        "log_loss": e.log_loss, "accuracy": e.accuracy, "accuracy_majority": e.accuracy_majority,
+        "n_pairs": e.n_pairs, "n_ties": e.n_ties}))
+}
+
+/// One point of a learning curve: held-out metrics of a fit on the first
+/// `pairs` training pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurvePoint {
+    /// Training pairs used.
+    pub pairs: usize,
+    /// Comparisons in them (sum of counts).
+    pub comparisons: f64,
+    /// Held-out accuracy.
+    pub accuracy: f64,
+    /// Held-out log loss.
+    pub log_loss: f64,
+}
+
+fn curve_point(
+    cfg: &Config,
+    items: &[Item],
+    counts: &[(usize, usize, f64, f64)],
+    held: &[PairCounts],
+) -> Result<Option<CurvePoint>> {
+    if held.is_empty() || counts.iter().all(|c| c.2 + c.3 == 0.0) {
+        return Ok(None);
+    }
+    let (model, data) = fit_counts(cfg, items, counts)?;
+    let e = model.evaluate(held)?;
+    Ok(Some(CurvePoint {
+        pairs: counts.len(),
+        comparisons: data.total_count(),
+        accuracy: e.accuracy,
+        log_loss: e.log_loss,
+    }))
+}
+
+/// Learning curve of fits on growing prefixes (six sizes from a fifth to all).
+fn prefix_curve(
+    cfg: &Config,
+    items: &[Item],
+    counts: &[(usize, usize, f64, f64)],
+    sizes: &[usize],
+    held: &[PairCounts],
+) -> Result<Vec<CurvePoint>> {
+    let mut out = Vec::new();
+    for &k in sizes {
+        if let Some(p) = curve_point(cfg, items, &counts[..k.min(counts.len())], held)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Runs (or resumes) the study in `run`; returns `results.json`'s value.
 pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
+    if cfg.elicitation.mode == Mode::Rate {
+        return crate::rate::run(run, cfg, lm);
+    }
     let started = Instant::now();
     let items = draw_items(cfg)?;
     let plan = plan(cfg, items);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let template = template_name(cfg);
-    let labels: Vec<String> = cfg.elicitation.labels.to_vec();
-    let model_id = lm.id().to_string();
+    let items = &plan.items;
+    let rt = runtime()?;
+    let mut el = Elicitor::new(run, cfg, items, lm, &rt)?;
+    let readout = cfg.elicitation.readout;
+    let k = cfg.elicitation.samples;
 
-    // Completions first (complete-then-choose): one per item, greedy.
-    let mut completions: RecordLog<TaskCompletion> = run.records("completions")?;
     if cfg.elicitation.mode == Mode::CompleteThenChoose {
-        let bar = progress(plan.items.len() as u64, "completing");
-        for it in &plan.items {
-            let id = record_id(&[it.id.as_str(), model_id.as_str()]);
-            if !completions.contains(&id) {
-                let params = SamplingParams {
-                    max_tokens: cfg.elicitation.max_tokens_complete,
-                    ..SamplingParams::default()
-                };
-                let c = rt.block_on(lm.generate(&[Message::user(it.text.clone())], &params))?;
-                completions.append(
-                    &id,
-                    TaskCompletion {
-                        item: it.id.clone(),
-                        text: c.text,
-                    },
-                )?;
-            }
-            bar.inc(1);
-        }
+        let bar = progress(items.len() as u64, "completing");
+        el.ensure_completions(&bar)?;
         bar.finish_and_clear();
     }
-    let completion_of = |i: usize| -> String {
-        let id = record_id(&[plan.items[i].id.as_str(), model_id.as_str()]);
-        completions
-            .get(&id)
-            .map(|c| c.text.clone())
-            .unwrap_or_default()
-    };
 
-    let mut log: RecordLog<Comparison> = run.records("comparisons")?;
+    // Held-out pairs first: every learning-curve point is measured on them.
     let t_elicit = Instant::now();
-    let bar = progress(plan.jobs.len() as u64, "eliciting");
-    for job in &plan.jobs {
-        let id = job_id(&plan, job, &template);
-        if log.contains(&id) {
-            bar.inc(1);
-            continue;
-        }
-        let (first, second) = match job.order {
-            Order::Ab => (job.a, job.b),
-            Order::Ba => (job.b, job.a),
-        };
-        let messages = match cfg.elicitation.mode {
-            Mode::Choose => choose_messages(cfg, &plan.items[first].text, &plan.items[second].text),
-            Mode::CompleteThenChoose => complete_then_choose_messages(
-                cfg,
-                (&plan.items[first].text, &completion_of(first)),
-                (&plan.items[second].text, &completion_of(second)),
-            ),
-        };
-        // Position of the chosen option (0 = first shown), and the label log-probs.
-        let (position, raw, lp) = match cfg.elicitation.answer {
-            Answer::Logprobs => {
-                let c = rt.block_on(lm.choice_logprobs(&messages, &labels))?;
-                let (l1, l2) = (c.logprobs[0], c.logprobs[1]);
-                let pos = if l1 > l2 {
-                    Some(Some(0))
-                } else if l2 > l1 {
-                    Some(Some(1))
-                } else {
-                    Some(None) // a tie
-                };
-                let raw = format!("{}: {l1:.6}, {}: {l2:.6}", labels[0], labels[1]);
-                (pos, raw, Some((l1, l2)))
-            }
-            Answer::Text => {
-                let params = SamplingParams {
-                    max_tokens: 8,
-                    temperature: cfg.elicitation.temperature,
-                    seed: u64::from(job.sample),
-                    ..SamplingParams::default()
-                };
-                let c = rt.block_on(lm.generate(&messages, &params))?;
-                let pos = parse_answer(&c.text, &cfg.elicitation.labels).map(Some);
-                (pos, c.text, None)
-            }
-        };
-        // Map positions back to the pair's a/b.
-        let a_first = job.order == Order::Ab;
-        let choice = position.map(|p| match p {
-            None => Choice::Tie,
-            Some(0) if a_first => Choice::A,
-            Some(0) => Choice::B,
-            Some(_) if a_first => Choice::B,
-            Some(_) => Choice::A,
-        });
-        let (logprob_a, logprob_b) = match lp {
-            Some((l1, l2)) if a_first => (Some(l1), Some(l2)),
-            Some((l1, l2)) => (Some(l2), Some(l1)),
-            None => (None, None),
-        };
-        let rec = Comparison {
-            a: plan.items[job.a].id.clone(),
-            b: plan.items[job.b].id.clone(),
-            order: job.order,
-            choice,
-            raw,
-            logprob_a,
-            logprob_b,
-            model: model_id.clone(),
-            template: template.clone(),
-            sample: job.sample,
-        };
-        log.append(&id, rec)?;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let elicit_seconds = t_elicit.elapsed().as_secs_f64();
-
-    // Only this plan's records count (a resumed run never mixes in others).
-    let mut train_recs = Vec::new();
-    let mut heldout_recs = Vec::new();
-    for job in &plan.jobs {
-        if let Some(r) = log.get(&job_id(&plan, job, &template)) {
-            if job.heldout {
-                heldout_recs.push(r.clone());
-            } else {
-                train_recs.push(r.clone());
-            }
-        }
-    }
-    let readout = cfg.elicitation.readout;
-    let t_fit = Instant::now();
-    let train = aggregate_comparisons_with(&train_recs, readout);
-    let usable: Vec<_> = train
+    let bar = progress(plan.max_comparisons(cfg) as u64, "eliciting");
+    let held_jobs = plan.heldout_jobs(cfg);
+    el.ask(&held_jobs, &bar)?;
+    let held_recs = el.records(&held_jobs);
+    let held_agg = aggregate_comparisons_with(&held_recs, readout);
+    let held: Vec<PairCounts> = held_agg
         .pairs
         .iter()
         .filter(|p| p.count_a + p.count_b > 0.0)
         .cloned()
         .collect();
-    if usable.is_empty() {
-        bail!(
-            "no usable training comparisons ({} of {} answers unparseable)",
-            train.n_unparseable,
-            train.n_comparisons
-        );
-    }
-    let data = PairData::from_pair_counts(&usable)?;
-    let prior = |sd: f64| (sd > 0.0).then_some(sd);
-    let params = ThurstonianParams::default()
-        .seed(cfg.fit.seed)
-        .mu_prior_sd(prior(cfg.fit.mu_prior_sd))
-        .s_prior_sd(prior(cfg.fit.s_prior_sd));
-    let model = params.fit(&data)?;
-    let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
-    let train_eval = model.evaluate(&usable)?;
-    let held = aggregate_comparisons_with(&heldout_recs, readout);
-    let held_pairs: Vec<_> = held
-        .pairs
-        .iter()
-        .filter(|p| {
-            p.count_a + p.count_b > 0.0
-                && model.index_of(&p.a).is_some()
-                && model.index_of(&p.b).is_some()
-        })
-        .cloned()
-        .collect();
-    let held_eval = if held_pairs.is_empty() {
-        None
-    } else {
-        Some(model.evaluate(&held_pairs)?)
+
+    // Training pairs, in the order they were chosen.
+    let mut rounds = Vec::new();
+    let mut curve_active = Vec::new();
+    type Pairs = Vec<(usize, usize)>;
+    let (train_pairs, random_pairs): (Pairs, Pairs) = match cfg.pairs.strategy {
+        Strategy::All | Strategy::Random => {
+            el.ask(&plan.train_jobs(cfg), &bar)?;
+            (plan.train.clone(), Vec::new())
+        }
+        Strategy::Active => {
+            let a = &cfg.pairs.active;
+            let target = plan.active_target(cfg);
+            let params = ActiveLearningParams::default()
+                .degree(a.degree)
+                .p_percent(a.p_percent)
+                .q_percent(a.q_percent)
+                .pairs_per_round(a.pairs_per_round)
+                .edge_multiplier(a.edge_multiplier)
+                .seed(cfg.pairs.seed)
+                .thurstonian(fit_params(cfg));
+            let mut asked: Vec<(usize, usize)> = Vec::new();
+            let mut oracle = |pairs: &[(usize, usize)]| -> pref_utility::Result<Vec<(f64, f64)>> {
+                el.ask(&jobs_for(pairs, k), &bar)
+                    .map_err(|e| pref_utility::Error::Oracle(format!("{e:#}")))?;
+                asked.extend(pairs.iter().map(|&(x, y)| (x.min(y), x.max(y))));
+                Ok(pairs.iter().map(|&(x, y)| el.counts(x, y)).collect())
+            };
+            let mut eval_err = None;
+            params.run(
+                items.iter().map(|i| i.id.clone()).collect(),
+                Some(&plan.train),
+                &mut oracle,
+                |r, m| {
+                    rounds.push(json!({"round": r.round, "pairs": r.n_pairs,
+                            "comparisons": r.n_comparisons, "added": r.n_added,
+                            "p_used": r.p_used, "q_used": r.q_used}));
+                    if held.is_empty() {
+                        return;
+                    }
+                    match m.evaluate(&held) {
+                        Ok(e) => curve_active.push(CurvePoint {
+                            pairs: r.n_pairs,
+                            comparisons: r.n_comparisons,
+                            accuracy: e.accuracy,
+                            log_loss: e.log_loss,
+                        }),
+                        Err(e) => eval_err = Some(e),
+                    }
+                },
+            )?;
+            if let Some(e) = eval_err {
+                return Err(e.into());
+            }
+            let random = if a.compare_random {
+                // The random baseline: the first `target` pairs of the seeded
+                // shuffle of the pool (pairs already asked come from the records).
+                let r: Vec<(usize, usize)> = plan.train.iter().take(target).copied().collect();
+                el.ask(&jobs_for(&r, k), &bar)?;
+                r
+            } else {
+                Vec::new()
+            };
+            (asked, random)
+        }
     };
+    bar.finish_and_clear();
+    let elicit_seconds = t_elicit.elapsed().as_secs_f64();
+
+    // The fit on every training pair.
+    let t_fit = Instant::now();
+    let counts_of = |pairs: &[(usize, usize)]| -> Vec<(usize, usize, f64, f64)> {
+        pairs
+            .iter()
+            .map(|&(x, y)| {
+                let (cx, cy) = el.counts(x, y);
+                (x, y, cx, cy)
+            })
+            .collect()
+    };
+    let train_counts = counts_of(&train_pairs);
+    let (model, data) = fit_counts(cfg, items, &train_counts)?;
+    let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
+    let train_eval = model.evaluate_data(&data)?;
+    let heldout = heldout_json(&model, &held)?;
+
+    // Learning curves: by round for active learning; by prefix otherwise.
+    let mut curves = serde_json::Map::new();
+    match cfg.pairs.strategy {
+        Strategy::Active => {
+            curves.insert("active".into(), serde_json::to_value(&curve_active)?);
+            if !random_pairs.is_empty() {
+                let sizes: Vec<usize> = curve_active.iter().map(|p| p.pairs).collect();
+                let rc = counts_of(&random_pairs);
+                curves.insert(
+                    "random".into(),
+                    serde_json::to_value(prefix_curve(cfg, items, &rc, &sizes, &held)?)?,
+                );
+            }
+        }
+        _ => {
+            let n = train_counts.len();
+            let sizes: Vec<usize> = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0]
+                .iter()
+                .map(|f| ((n as f64 * f).round() as usize).max(1))
+                .collect();
+            curves.insert(
+                "random".into(),
+                serde_json::to_value(prefix_curve(cfg, items, &train_counts, &sizes, &held)?)?,
+            );
+        }
+    }
     let fit_seconds = t_fit.elapsed().as_secs_f64();
-    let all_recs: Vec<&Comparison> = train_recs.iter().chain(&heldout_recs).collect();
-    let bias = position_bias(all_recs.iter().copied(), readout);
-    let n_unparseable = train.n_unparseable + held.n_unparseable;
+
+    let train_jobs = jobs_for(&train_pairs, k);
+    let train_recs = el.records(&train_jobs);
+    let train_agg = aggregate_comparisons_with(&train_recs, readout);
+    let mut all_jobs = train_jobs;
+    all_jobs.extend(jobs_for(&random_pairs, k));
+    all_jobs.extend(held_jobs);
+    all_jobs.sort_by_key(|j| (j.a, j.b, j.sample, j.order == Order::Ba));
+    all_jobs.dedup();
+    let all_recs = el.records(&all_jobs);
+    let bias = position_bias(all_recs.iter(), readout);
+    let n_unparseable = all_recs.iter().filter(|r| r.choice.is_none()).count();
 
     let mut utilities = BTreeMap::new();
     for (i, id) in model.items().iter().enumerate() {
@@ -471,20 +541,21 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
     let stats = lm.stats();
     let results = json!({
         "utilities": utilities,
-        "train": {"log_loss": train_eval.log_loss, "accuracy": train_eval.accuracy, "n_pairs": train_eval.n_pairs},
-        "heldout": held_eval.as_ref().map(|e| json!({
-            "log_loss": e.log_loss, "accuracy": e.accuracy, "accuracy_majority": e.accuracy_majority,
-            "n_pairs": e.n_pairs, "n_ties": e.n_ties})),
+        "train": {"log_loss": train_eval.log_loss, "accuracy": train_eval.accuracy, "n_pairs": train_eval.n_pairs,
+                  "unparseable": train_agg.n_unparseable},
+        "heldout": heldout,
+        "learning_curve": curves,
+        "active_learning": (cfg.pairs.strategy == Strategy::Active).then_some(rounds),
         "model_calls": {"made": stats.made, "cached": stats.cached},
-        "unparseable": {"count": n_unparseable, "of": train.n_comparisons + held.n_comparisons,
+        "unparseable": {"count": n_unparseable, "of": all_recs.len(),
                         "policy": "kept in records/comparisons.jsonl with choice null; not counted in the fit"},
         "position_bias": bias.map(|b| json!({"share_first": b.share, "ci95": [b.lower, b.upper], "n": b.n})),
         "fit": {"iterations": model.stats.iterations, "converged": model.stats.converged},
-        "n_items": plan.items.len(),
-        "n_pairs": {"train": plan.train.len(), "heldout": plan.heldout.len()},
-        "n_comparisons": plan.jobs.len(),
+        "n_items": items.len(),
+        "n_pairs": {"train": train_pairs.len(), "heldout": plan.heldout.len(), "random_baseline": random_pairs.len()},
+        "n_comparisons": all_recs.len(),
         "readout": readout,
-        "model": model_id,
+        "model": lm.id().to_string(),
         "seconds": {"elicitation": elicit_seconds, "fit": fit_seconds, "total": started.elapsed().as_secs_f64()},
     });
     run.write_json("results.json", &results)?;
@@ -492,27 +563,31 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
     Ok(results)
 }
 
+/// A single-threaded async runtime (the model calls are the only async work).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// What `--dry-run` prints: the plan and how many model calls it needs.
 pub fn dry_run(cfg: &Config, lm: &Model, run_dir: Option<&Path>) -> Result<Value> {
     let items = draw_items(cfg)?;
     let plan = plan(cfg, items);
     let template = template_name(cfg);
-    let labels: Vec<String> = cfg.elicitation.labels.to_vec();
-    let done: Option<RecordLog<Comparison>> = match run_dir {
-        Some(d) => Some(RunDir::open(d)?.records("comparisons")?),
-        None => None,
+    let done = match run_dir {
+        Some(d) => recorded(&RunDir::open(d)?, cfg, &plan)?,
+        None => 0,
     };
-    let mut recorded = 0;
+    // Cached answers can be counted without the model for choose + logprobs,
+    // the one mode whose prompts are known before anything is asked.
     let mut cached = 0;
-    for job in &plan.jobs {
-        if done
-            .as_ref()
-            .is_some_and(|l| l.contains(&job_id(&plan, job, &template)))
-        {
-            recorded += 1;
-            continue;
-        }
-        if cfg.elicitation.mode == Mode::Choose && cfg.elicitation.answer == Answer::Logprobs {
+    if cfg.elicitation.mode == Mode::Choose && cfg.elicitation.answer == Answer::Logprobs {
+        let labels: Vec<String> = cfg.elicitation.labels.to_vec();
+        let mut jobs = plan.heldout_jobs(cfg);
+        jobs.extend(plan.train_jobs(cfg));
+        for job in &jobs {
             let (f, s) = match job.order {
                 Order::Ab => (job.a, job.b),
                 Order::Ba => (job.b, job.a),
@@ -528,15 +603,30 @@ pub fn dry_run(cfg: &Config, lm: &Model, run_dir: Option<&Path>) -> Result<Value
     } else {
         0
     };
+    let max = plan.max_comparisons(cfg);
     Ok(json!({
         "items": plan.items.iter().map(|i| &i.id).collect::<Vec<_>>(),
-        "pairs": {"train": plan.train.len(), "heldout": plan.heldout.len()},
-        "comparisons": plan.jobs.len(),
-        "expected_model_calls": plan.jobs.len() + completions,
-        "already_recorded": recorded,
+        "mode": cfg.elicitation.mode,
+        "strategy": cfg.pairs.strategy,
+        "pairs": {"train": plan.train.len(), "heldout": plan.heldout.len(),
+                  "active_target": (cfg.pairs.strategy == Strategy::Active).then(|| plan.active_target(cfg))},
+        "comparisons": max,
+        "expected_model_calls": max + completions,
+        "already_recorded": done,
         "already_cached": cached,
+        "template": template,
         "model": lm.id().to_string(),
     }))
+}
+
+/// Comparisons (mode `rate`: ratings) recorded in a run directory for this plan.
+fn recorded(run: &RunDir, cfg: &Config, plan: &Plan) -> Result<usize> {
+    if cfg.elicitation.mode == Mode::Rate {
+        return crate::rate::recorded(run, cfg, &plan.items);
+    }
+    let log: RecordLog<Comparison> = run.records("comparisons")?;
+    let template = template_name(cfg);
+    Ok(log.records().filter(|r| r.template == template).count())
 }
 
 /// `utility status RUN_DIR`.
@@ -545,20 +635,22 @@ pub fn status(dir: &Path) -> Result<Value> {
     let cfg: Config = run.config()?;
     let items = draw_items(&cfg)?;
     let plan = plan(&cfg, items);
-    let log: RecordLog<Comparison> = run.records("comparisons")?;
-    let template = template_name(&cfg);
-    let done = plan
-        .jobs
-        .iter()
-        .filter(|j| log.contains(&job_id(&plan, j, &template)))
-        .count();
-    let unparseable = log.records().filter(|r| r.choice.is_none()).count();
+    let done = recorded(&run, &cfg, &plan)?;
+    let unparseable = if cfg.elicitation.mode == Mode::Rate {
+        crate::rate::unparseable(&run)?
+    } else {
+        let log: RecordLog<Comparison> = run.records("comparisons")?;
+        let n = log.records().filter(|r| r.choice.is_none()).count();
+        n
+    };
     let results = run.root().join("results.json");
+    let max = plan.max_comparisons(&cfg);
     Ok(json!({
         "run": dir,
-        "comparisons": {"done": done, "planned": plan.jobs.len()},
+        "comparisons": {"done": done, "planned": max,
+                        "planned_is_upper_bound": cfg.pairs.strategy == Strategy::Active && cfg.elicitation.mode != Mode::Rate},
         "unparseable_so_far": unparseable,
-        "finished": results.is_file() && done == plan.jobs.len(),
+        "finished": results.is_file(),
         "results": results.is_file().then_some(results),
     }))
 }
@@ -649,7 +741,11 @@ mod tests {
         // 10 items: 45 pairs, ceil(0.05 · 45) = 3 held out.
         let p = plan(&cfg, items(10));
         assert_eq!((p.train.len(), p.heldout.len()), (42, 3));
-        assert_eq!(p.jobs.len(), 45 * 2 * 2);
+        assert_eq!(
+            p.train_jobs(&cfg).len() + p.heldout_jobs(&cfg).len(),
+            45 * 2 * 2
+        );
+        assert_eq!(p.max_comparisons(&cfg), 45 * 2 * 2);
         assert!(p.heldout.iter().all(|h| !p.train.contains(h)));
         let again = plan(&cfg, items(10));
         assert_eq!(p.heldout, again.heldout, "seeded");
@@ -660,6 +756,19 @@ mod tests {
         cfg.pairs.budget = Some(10);
         let r = plan(&cfg, items(10));
         assert_eq!((r.train.len(), r.heldout.len()), (10, 3));
+        // Active learning asks at most ⌊1 · 10 · log2 10⌋ = 33 pairs, plus as
+        // many random ones for the comparison (capped by the 42 in the pool).
+        cfg.pairs.strategy = Strategy::Active;
+        let r = plan(&cfg, items(10));
+        assert!(r.train_jobs(&cfg).is_empty());
+        assert_eq!(r.active_target(&cfg), 33);
+        assert_eq!(r.max_comparisons(&cfg), (42 + 3) * 2 * 2);
+        cfg.pairs.active.compare_random = false;
+        assert_eq!(r.max_comparisons(&cfg), (33 + 3) * 2 * 2);
+        cfg.elicitation.mode = Mode::Rate;
+        let r = plan(&cfg, items(10));
+        assert_eq!((r.train.len(), r.heldout.len()), (0, 0));
+        assert_eq!(r.max_comparisons(&cfg), 10 * 2);
         // Held-out pairs never starve the training graph of small designs.
         let small = plan(&Config::default(), items(3));
         assert_eq!((small.train.len(), small.heldout.len()), (3, 0));
