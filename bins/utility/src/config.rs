@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pref_llm::ModelSpec;
 use pref_utility::Readout;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +66,7 @@ pub struct ItemsConfig {
 impl Default for ItemsConfig {
     fn default() -> Self {
         let fixture = |f: &str, s: &str| ItemFile {
-            path: PathBuf::from("fixtures/tasks").join(f),
+            path: PathBuf::from("fixtures/study").join(f),
             source: s.into(),
         };
         Self {
@@ -130,6 +131,10 @@ pub struct ElicitationConfig {
     pub labels: [String; 2],
     /// Mode `rate`: the rating labels, worst first (default "1".."5").
     pub scale: Vec<String>,
+    /// A system message put before every question (none by default). Note that
+    /// some servers' chat templates insert a default system prompt when none is
+    /// given (SmolLM2's Jinja template does; llama.cpp's built-in ChatML does not).
+    pub system: Option<String>,
     /// Token limit of each completion in `complete-then-choose`.
     pub max_tokens_complete: u32,
     /// How answers count in the fit: `probability` (the two labels' renormalised
@@ -146,6 +151,7 @@ impl Default for ElicitationConfig {
             temperature: 0.0,
             labels: ["A".into(), "B".into()],
             scale: ["1", "2", "3", "4", "5"].map(String::from).to_vec(),
+            system: None,
             max_tokens_complete: 96,
             readout: Readout::Probability,
         }
@@ -228,49 +234,8 @@ pub enum Strategy {
     Active,
 }
 
-/// The model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelConfig {
-    /// `llama` (embedded) or `openai` (any OpenAI-compatible endpoint).
-    pub backend: Backend,
-    /// Embedded: `default`, `gemma-3-270m` or a GGUF path. OpenAI: the served model name.
-    pub name: String,
-    /// OpenAI: the endpoint (`http://host:port/v1`); the key comes from OPENAI_API_KEY.
-    pub base_url: Option<String>,
-    /// Embedded: chat template override (a llama.cpp built-in name).
-    pub chat_template: Option<String>,
-    /// Embedded: CPU threads.
-    pub threads: i32,
-    /// OpenAI: requests in flight at once.
-    pub max_concurrency: usize,
-    /// OpenAI: requests-per-minute limit.
-    pub requests_per_minute: Option<u32>,
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            backend: Backend::Llama,
-            name: "default".into(),
-            base_url: None,
-            chat_template: None,
-            threads: 2,
-            max_concurrency: 8,
-            requests_per_minute: None,
-        }
-    }
-}
-
-/// Model backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// The embedded llama.cpp model.
-    Llama,
-    /// An OpenAI-compatible HTTP endpoint.
-    Openai,
-}
+/// The model: pref-llm's [`ModelSpec`] (backend, name, base URL, template, limits).
+pub type ModelConfig = ModelSpec;
 
 /// Thurstonian fit settings (see pref-utility's README).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -362,9 +327,7 @@ impl Config {
                 }
             }
         }
-        if self.model.backend == Backend::Openai && self.model.base_url.is_none() {
-            bail!("model.backend = \"openai\" needs model.base_url");
-        }
+        self.model.check("model")?;
         if self.fit.mu_prior_sd < 0.0 || self.fit.s_prior_sd < 0.0 {
             bail!("fit.mu_prior_sd and fit.s_prior_sd must be ≥ 0");
         }

@@ -11,10 +11,10 @@ use pref_llm::{LanguageModel, Message, SamplingParams};
 use pref_utility::aggregate_comparisons_with;
 use tokio::runtime::Runtime;
 
-use crate::config::{Answer, Backend, Config, Mode};
+use crate::config::{Answer, Config, Mode};
 use crate::study::{
-    choose_messages, complete_then_choose_messages, parse_answer, template_name, Item, Model,
-    TaskCompletion,
+    choose_messages, complete_then_choose_messages, parse_answer, template_name, with_system, Item,
+    Model, TaskCompletion,
 };
 
 /// One comparison to ask: items `a < b` (indices), an order and a sample.
@@ -105,10 +105,7 @@ impl<'a> Elicitor<'a> {
             model_id: lm.id().to_string(),
             log: run.records("comparisons")?,
             completions: run.records("completions")?,
-            chunk: match cfg.model.backend {
-                Backend::Llama => 1,
-                Backend::Openai => cfg.model.max_concurrency.max(1),
-            },
+            chunk: cfg.model.parallel_requests(),
         })
     }
 
@@ -130,9 +127,9 @@ impl<'a> Elicitor<'a> {
             ..SamplingParams::default()
         };
         for chunk in todo.chunks(self.chunk) {
-            let prompts: Vec<[Message; 1]> = chunk
+            let prompts: Vec<Vec<Message>> = chunk
                 .iter()
-                .map(|it| [Message::user(it.text.clone())])
+                .map(|it| with_system(self.cfg, vec![Message::user(it.text.clone())]))
                 .collect();
             let asks = prompts.iter().map(|m| self.lm.generate(m, &params));
             let done = self.rt.block_on(futures::future::try_join_all(asks))?;

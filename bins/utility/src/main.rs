@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use config::{Answer, Backend, Config, ItemKind, Mode, Strategy};
+use config::{Answer, Config, ItemKind, Mode, Strategy};
+use pref_llm::Backend;
 
 /// Elicit pairwise preferences from a model, fit Thurstonian utilities, report.
 #[derive(Debug, Parser)]
@@ -76,8 +77,8 @@ struct RunArgs {
     /// Override pairs.budget (training pairs for --strategy random).
     #[arg(long)]
     budget: Option<usize>,
-    /// Override model.backend.
-    #[arg(long, value_enum)]
+    /// Override model.backend (`llama` or `openai`).
+    #[arg(long)]
     backend: Option<Backend>,
     /// Override model.name (embedded name or GGUF path; the served name with --base-url).
     #[arg(long)]

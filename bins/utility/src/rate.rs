@@ -14,12 +14,11 @@ use std::time::Instant;
 use anyhow::Result;
 use pref_data::{record_id, RecordLog, RunDir};
 use pref_llm::{LanguageModel, Message, SamplingParams};
-use pref_utility::SeMethod;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::{Answer, Backend, Config, ItemKind};
-use crate::study::{draw_items, fit_counts, progress, runtime, template_name, Item, Model};
+use crate::config::{Answer, Config, ItemKind};
+use crate::study::{draw_items, progress, runtime, template_name, Fit, Item, Model};
 
 /// One rating of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +63,7 @@ pub fn rate_messages(cfg: &Config, text: &str) -> Vec<Message> {
              {text}\n\n{how}"
         ),
     };
-    vec![Message::user(q)]
+    crate::study::with_system(cfg, vec![Message::user(q)])
 }
 
 /// Strict reading of a text rating: a scale label alone, optionally followed by
@@ -175,10 +174,7 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
         .copied()
         .collect();
     bar.inc((jobs.len() - todo.len()) as u64);
-    let chunk = match cfg.model.backend {
-        Backend::Llama => 1,
-        Backend::Openai => cfg.model.max_concurrency.max(1),
-    };
+    let chunk = cfg.model.parallel_requests();
     for part in todo.chunks(chunk) {
         let asks = part.iter().map(|&(i, s)| ask(cfg, lm, &items[i], s));
         let done = rt.block_on(futures::future::try_join_all(asks))?;
@@ -234,9 +230,7 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
             }
         }
     }
-    let (model, data) = fit_counts(cfg, &items, &counts)?;
-    let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
-    let train_eval = model.evaluate_data(&data)?;
+    let fit = Fit::of(cfg, &items, &counts)?;
     let fit_seconds = t_fit.elapsed().as_secs_f64();
 
     let mut ratings = BTreeMap::new();
@@ -252,34 +246,27 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
         });
         ratings.insert(it.id.clone(), v.unwrap_or(Value::Null));
     }
-    let mut utilities = BTreeMap::new();
-    for (i, id) in model.items().iter().enumerate() {
-        utilities.insert(
-            id.clone(),
-            json!({"mu": model.mu()[i], "sigma2": model.sigma2()[i], "mu_se": se.mu_se[i]}),
-        );
-    }
     let stats = lm.stats();
     let results = json!({
         "mode": "rate",
         "scale": scale,
         "ratings": ratings,
         "rating_distribution": overall,
-        "utilities": utilities,
-        "train": {"log_loss": train_eval.log_loss, "accuracy": train_eval.accuracy, "n_pairs": train_eval.n_pairs},
+        "utilities": fit.as_ref().map_or(json!({}), Fit::utilities_json),
+        "train": fit.as_ref().map(|f| json!({"log_loss": f.train.log_loss, "accuracy": f.train.accuracy, "n_pairs": f.train.n_pairs})),
         "heldout": Value::Null,
         "model_calls": {"made": stats.made, "cached": stats.cached},
         "unparseable": {"count": n_unparseable, "of": jobs.len(),
                         "policy": "kept in records/ratings.jsonl with rating null; the item's other samples are used, an item without any is left out of the fit"},
         "position_bias": Value::Null,
-        "fit": {"iterations": model.stats.iterations, "converged": model.stats.converged},
+        "fit": fit.as_ref().map(|f| json!({"iterations": f.model.stats.iterations, "converged": f.model.stats.converged})),
         "n_items": items.len(),
         "n_ratings": jobs.len(),
         "model": lm.id().to_string(),
         "seconds": {"elicitation": elicit_seconds, "fit": fit_seconds, "total": started.elapsed().as_secs_f64()},
     });
     run.write_json("results.json", &results)?;
-    crate::report::write_rate(run, cfg, &items, &results, &model, &se.mu_se)?;
+    crate::report::write_rate(run, cfg, &items, &results, fit.as_ref())?;
     Ok(results)
 }
 

@@ -3,11 +3,10 @@
 use anyhow::Result;
 use pref_data::RunDir;
 use pref_report::{cells, write_index, Chart, ErrorBarChart, LineChart, Report, Series, Table};
-use pref_utility::FittedThurstonian;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::study::{Item, Plan};
+use crate::study::{Fit, Item, Plan};
 
 /// Writes the human-readable report of a finished run.
 pub fn write(
@@ -15,8 +14,7 @@ pub fn write(
     cfg: &Config,
     plan: &Plan,
     results: &Value,
-    model: &FittedThurstonian,
-    mu_se: &[f64],
+    fit: Option<&Fit>,
 ) -> Result<()> {
     let text_of = |id: &str| {
         plan.items
@@ -30,15 +28,6 @@ pub fn write(
         let short: String = t.chars().take(40).collect();
         format!("{id}: {short}")
     };
-    let items: Vec<(String, f64, f64)> = model
-        .items()
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (label(id), model.mu()[i], model.sigma2()[i].sqrt()))
-        .collect();
-    let plot = ErrorBarChart::new("Fitted utilities", "utility μ (±1 σ)", "item", items)
-        .render(&run.plots_dir().join("utilities"))?;
-
     let mut r = Report::new("Utility elicitation");
     let model_id = results["model"].as_str().unwrap_or("?");
     r.paragraph(&format!(
@@ -85,12 +74,14 @@ pub fn write(
     r.heading(2, "Fit and held-out pairs");
     let mut t = Table::new(["set", "pairs", "log loss", "accuracy"]);
     let tr = &results["train"];
-    t.row(cells![
-        "train",
-        tr["n_pairs"].as_u64().unwrap_or(0) as f64,
-        tr["log_loss"].as_f64().unwrap_or(f64::NAN),
-        tr["accuracy"].as_f64().unwrap_or(f64::NAN)
-    ]);
+    if tr.is_object() {
+        t.row(cells![
+            "train",
+            tr["n_pairs"].as_u64().unwrap_or(0) as f64,
+            tr["log_loss"].as_f64().unwrap_or(f64::NAN),
+            tr["accuracy"].as_f64().unwrap_or(f64::NAN)
+        ]);
+    }
     if let Some(h) = results["heldout"].as_object() {
         t.row(cells![
             "held out",
@@ -108,22 +99,38 @@ pub fn write(
         results["model_calls"]["made"], results["model_calls"]["cached"],
     ));
 
-    utilities_section(&mut r, model, mu_se, &label, &plot.png)?;
+    utilities_section(run, &mut r, fit, &label, "Fitted utilities")?;
     r.write(&run.root().join("report.md"))?;
     write_index(run.root())?;
     Ok(())
 }
 
-/// The sorted utility table under its plot.
+/// The utilities' plot and sorted table, or why there are none.
 fn utilities_section(
+    run: &RunDir,
     r: &mut Report,
-    model: &FittedThurstonian,
-    mu_se: &[f64],
+    fit: Option<&Fit>,
     label: &dyn Fn(&str) -> String,
-    png: &std::path::Path,
+    title: &str,
 ) -> Result<()> {
     r.heading(2, "Utilities");
-    r.image("utilities", png);
+    let Some(fit) = fit else {
+        r.not_reliable(
+            "every answer was unparseable, so no utilities were fitted; the answers are \
+             in the records (try `answer = \"logprobs\"`, or a model that follows the format)",
+        );
+        return Ok(());
+    };
+    let (model, mu_se) = (&fit.model, &fit.mu_se);
+    let bars: Vec<(String, f64, f64)> = model
+        .items()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (label(id), model.mu()[i], model.sigma2()[i].sqrt()))
+        .collect();
+    let plot = ErrorBarChart::new(title, "utility μ (±1 σ)", "item", bars)
+        .render(&run.plots_dir().join("utilities"))?;
+    r.image("utilities", &plot.png);
     let mut ut = Table::new(["item", "μ", "σ²", "se(μ)"]);
     let mut order: Vec<usize> = (0..model.items().len()).collect();
     order.sort_by(|&i, &j| model.mu()[j].total_cmp(&model.mu()[i]));
@@ -183,8 +190,7 @@ pub fn write_rate(
     cfg: &Config,
     items: &[Item],
     results: &Value,
-    model: &FittedThurstonian,
-    mu_se: &[f64],
+    fit: Option<&Fit>,
 ) -> Result<()> {
     let label = |id: &str| {
         let t = items
@@ -246,15 +252,7 @@ pub fn write_rate(
             .render(&run.plots_dir().join("ratings"))?;
         r.image("ratings", &plot.png);
     }
-    let items_mu: Vec<(String, f64, f64)> = model
-        .items()
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (label(id), model.mu()[i], model.sigma2()[i].sqrt()))
-        .collect();
-    let plot = ErrorBarChart::new("Implied utilities", "utility μ (±1 σ)", "item", items_mu)
-        .render(&run.plots_dir().join("utilities"))?;
-    utilities_section(&mut r, model, mu_se, &label, &plot.png)?;
+    utilities_section(run, &mut r, fit, &label, "Implied utilities")?;
     r.write(&run.root().join("report.md"))?;
     write_index(run.root())?;
     Ok(())

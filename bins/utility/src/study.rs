@@ -14,8 +14,6 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use pref_data::loaders::{load_tasks, Source};
 use pref_data::{Comparison, Order, PairCounts, RecordLog, RunDir, Task};
-use pref_llm::llama::{LlamaConfig, LlamaLm};
-use pref_llm::openai::{Limits, OpenAiConfig, OpenAiLm};
 use pref_llm::{CachedModel, LanguageModel, Message, ModelCache};
 use pref_utility::{
     aggregate_comparisons_with, position_bias, ActiveLearningParams, FittedThurstonian, PairData,
@@ -27,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::{Answer, Backend, Config, ItemKind, Mode, Resolved, Strategy};
+use crate::config::{Answer, Config, ItemKind, Mode, Resolved, Strategy};
 use crate::elicit::{jobs_for, Elicitor, Job};
 
 /// A drawn item.
@@ -191,6 +189,16 @@ pub fn template_name(cfg: &Config) -> String {
     format!("{mode}-{kind}-v1")
 }
 
+/// `messages` after the configured system message, if any.
+pub fn with_system(cfg: &Config, messages: Vec<Message>) -> Vec<Message> {
+    match &cfg.elicitation.system {
+        Some(s) => std::iter::once(Message::system(s.clone()))
+            .chain(messages)
+            .collect(),
+        None => messages,
+    }
+}
+
 /// The question for one comparison (`first` is shown first).
 pub fn choose_messages(cfg: &Config, first: &str, second: &str) -> Vec<Message> {
     let [l1, l2] = &cfg.elicitation.labels;
@@ -204,7 +212,7 @@ pub fn choose_messages(cfg: &Config, first: &str, second: &str) -> Vec<Message> 
              Option {l2}:\n{second}\n\nAnswer with {l1} or {l2} only."
         ),
     };
-    vec![Message::user(text)]
+    with_system(cfg, vec![Message::user(text)])
 }
 
 /// The conversation of `complete-then-choose`: both tasks done, then the question.
@@ -214,7 +222,7 @@ pub fn complete_then_choose_messages(
     second: (&str, &str),
 ) -> Vec<Message> {
     let [l1, l2] = &cfg.elicitation.labels;
-    vec![
+    let conversation = vec![
         Message::user(format!("Task {l1}:\n{}", first.0)),
         Message::assistant(first.1.to_string()),
         Message::user(format!("Task {l2}:\n{}", second.0)),
@@ -222,7 +230,8 @@ pub fn complete_then_choose_messages(
         Message::user(format!(
             "You have now done both tasks. Which one did you prefer doing? Answer with {l1} or {l2} only."
         )),
-    ]
+    ];
+    with_system(cfg, conversation)
 }
 
 /// Strict reading of a text answer: the label alone, optionally wrapped in
@@ -241,28 +250,8 @@ pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
 
 /// The model behind the cache, as configured.
 pub fn load_model(cfg: &Config) -> Result<Model> {
-    let inner: Box<dyn LanguageModel> = match cfg.model.backend {
-        Backend::Llama => Box::new(LlamaLm::load(LlamaConfig {
-            model: cfg.model.name.clone(),
-            chat_template: cfg.model.chat_template.clone(),
-            n_threads: cfg.model.threads,
-            ..LlamaConfig::default()
-        })?),
-        Backend::Openai => {
-            let mut oc = OpenAiConfig::new(
-                cfg.model.base_url.clone().unwrap_or_default(),
-                cfg.model.name.clone(),
-            );
-            oc.limits = Limits {
-                max_concurrency: cfg.model.max_concurrency,
-                requests_per_minute: cfg.model.requests_per_minute,
-                ..Limits::default()
-            };
-            Box::new(OpenAiLm::new(oc)?)
-        }
-    };
     Ok(CachedModel::new(
-        inner,
+        cfg.model.load()?,
         Arc::new(ModelCache::open_default()?),
     ))
 }
@@ -311,6 +300,51 @@ pub fn fit_counts(
     Ok((model, data))
 }
 
+/// A fit of every item's utility with standard errors and its training metrics.
+pub struct Fit {
+    /// The fitted model.
+    pub model: FittedThurstonian,
+    /// Standard errors of μ.
+    pub mu_se: Vec<f64>,
+    /// Metrics on the training pairs.
+    pub train: pref_utility::Evaluation,
+}
+
+impl Fit {
+    /// Fits `counts`; `None` when no pair holds a usable comparison (every
+    /// answer unparseable): the run still completes and reports that.
+    pub fn of(
+        cfg: &Config,
+        items: &[Item],
+        counts: &[(usize, usize, f64, f64)],
+    ) -> Result<Option<Self>> {
+        if counts.iter().all(|c| c.2 + c.3 == 0.0) {
+            return Ok(None);
+        }
+        let (model, data) = fit_counts(cfg, items, counts)?;
+        let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
+        let train = model.evaluate_data(&data)?;
+        Ok(Some(Self {
+            model,
+            mu_se: se.mu_se,
+            train,
+        }))
+    }
+
+    /// `{id: {mu, sigma2, mu_se}}`.
+    pub fn utilities_json(&self) -> Value {
+        let m = &self.model;
+        let mut out = BTreeMap::new();
+        for (i, id) in m.items().iter().enumerate() {
+            out.insert(
+                id.clone(),
+                json!({"mu": m.mu()[i], "sigma2": m.sigma2()[i], "mu_se": self.mu_se[i]}),
+            );
+        }
+        json!(out)
+    }
+}
+
 /// Held-out log loss and accuracy of a fit, as JSON (`null` without held-out pairs).
 fn heldout_json(model: &FittedThurstonian, held: &[PairCounts]) -> Result<Value> {
     if held.is_empty() {
@@ -343,7 +377,7 @@ fn curve_point(
     held: &[PairCounts],
 ) -> Result<Option<CurvePoint>> {
     if held.is_empty() || counts.iter().all(|c| c.2 + c.3 == 0.0) {
-        return Ok(None);
+        return Ok(None); // nothing to fit or nothing to score
     }
     let (model, data) = fit_counts(cfg, items, counts)?;
     let e = model.evaluate(held)?;
@@ -486,10 +520,11 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
             .collect()
     };
     let train_counts = counts_of(&train_pairs);
-    let (model, data) = fit_counts(cfg, items, &train_counts)?;
-    let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
-    let train_eval = model.evaluate_data(&data)?;
-    let heldout = heldout_json(&model, &held)?;
+    let fit = Fit::of(cfg, items, &train_counts)?;
+    let heldout = match &fit {
+        Some(f) => heldout_json(&f.model, &held)?,
+        None => Value::Null,
+    };
 
     // Learning curves: by round for active learning; by prefix otherwise.
     let mut curves = serde_json::Map::new();
@@ -531,18 +566,11 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
     let bias = position_bias(all_recs.iter(), readout);
     let n_unparseable = all_recs.iter().filter(|r| r.choice.is_none()).count();
 
-    let mut utilities = BTreeMap::new();
-    for (i, id) in model.items().iter().enumerate() {
-        utilities.insert(
-            id.clone(),
-            json!({"mu": model.mu()[i], "sigma2": model.sigma2()[i], "mu_se": se.mu_se[i]}),
-        );
-    }
     let stats = lm.stats();
     let results = json!({
-        "utilities": utilities,
-        "train": {"log_loss": train_eval.log_loss, "accuracy": train_eval.accuracy, "n_pairs": train_eval.n_pairs,
-                  "unparseable": train_agg.n_unparseable},
+        "utilities": fit.as_ref().map_or(json!({}), Fit::utilities_json),
+        "train": fit.as_ref().map(|f| json!({"log_loss": f.train.log_loss, "accuracy": f.train.accuracy,
+                  "n_pairs": f.train.n_pairs, "unparseable": train_agg.n_unparseable})),
         "heldout": heldout,
         "learning_curve": curves,
         "active_learning": (cfg.pairs.strategy == Strategy::Active).then_some(rounds),
@@ -550,7 +578,7 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
         "unparseable": {"count": n_unparseable, "of": all_recs.len(),
                         "policy": "kept in records/comparisons.jsonl with choice null; not counted in the fit"},
         "position_bias": bias.map(|b| json!({"share_first": b.share, "ci95": [b.lower, b.upper], "n": b.n})),
-        "fit": {"iterations": model.stats.iterations, "converged": model.stats.converged},
+        "fit": fit.as_ref().map(|f| json!({"iterations": f.model.stats.iterations, "converged": f.model.stats.converged})),
         "n_items": items.len(),
         "n_pairs": {"train": train_pairs.len(), "heldout": plan.heldout.len(), "random_baseline": random_pairs.len()},
         "n_comparisons": all_recs.len(),
@@ -559,7 +587,7 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
         "seconds": {"elicitation": elicit_seconds, "fit": fit_seconds, "total": started.elapsed().as_secs_f64()},
     });
     run.write_json("results.json", &results)?;
-    crate::report::write(run, cfg, &plan, &results, &model, &se.mu_se)?;
+    crate::report::write(run, cfg, &plan, &results, fit.as_ref())?;
     Ok(results)
 }
 

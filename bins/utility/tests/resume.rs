@@ -5,30 +5,11 @@
 //!
 //! Skips when the model is missing, unless `PREF_REQUIRE_MODELS=1`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
-use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn model_present() -> bool {
-    let present = pref_data::paths::embedded_model("default")
-        .is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()));
-    if !present {
-        let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "PREF_REQUIRE_MODELS=1 but the default model is missing"
-        );
-        eprintln!("skipping: run `cargo xtask setup`");
-    }
-    present
-}
+mod common;
+use common::{kill_when, model_present, records, root, run_ok, utility};
 
 fn config(dir: &Path) -> PathBuf {
     let fx = root().join("fixtures/tasks");
@@ -41,40 +22,6 @@ fn config(dir: &Path) -> PathBuf {
     let path = dir.join("utility.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn utility(args: &[&str], cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_utility"));
-    c.args(args)
-        .env("PREF_CACHE_DIR", cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    c
-}
-
-fn run_ok(args: &[&str], cache: &Path) -> Value {
-    let out = utility(args, cache).output().unwrap();
-    assert!(out.status.success(), "utility {args:?} failed");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The records of a run by id (the `id` field is the deterministic record id).
-fn records(run: &Path) -> (usize, BTreeMap<String, Value>) {
-    let text = std::fs::read_to_string(run.join("records/comparisons.jsonl")).unwrap_or_default();
-    let mut by_id = BTreeMap::new();
-    let mut lines = 0;
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        lines += 1;
-        let v: Value = serde_json::from_str(l).unwrap();
-        by_id.insert(v["id"].as_str().unwrap().to_string(), v);
-    }
-    (lines, by_id)
-}
-
-fn lines_in(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().filter(|l| l.ends_with('}')).count())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -107,18 +54,7 @@ fn killed_run_resumes_to_the_same_records_and_results() {
     )
     .spawn()
     .unwrap();
-    let log = run_b.join("records/comparisons.jsonl");
-    let started = Instant::now();
-    while lines_in(&log) < 3 {
-        assert!(started.elapsed() < Duration::from_secs(600), "no progress");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_when(&mut child, &run_b.join("records/comparisons.jsonl"), 3);
     let (before, _) = records(&run_b);
     assert!((3..12).contains(&before), "{before} records at the kill");
     assert!(!run_b.join("results.json").exists());

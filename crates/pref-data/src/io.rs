@@ -133,7 +133,7 @@ pub(crate) use crate::parquet_io::{read_battle_table_parquet, write_battle_table
 mod no_parquet {
     use super::*;
     use crate::battles::BattleTable;
-    use crate::records::{Battle, Comparison, LoggedSample, PairCounts, Task};
+    use crate::records::{Battle, Comparison, JudgeDecision, LoggedSample, PairCounts, Task};
 
     fn unsupported(path: &Path) -> Error {
         Error::format(
@@ -158,7 +158,7 @@ mod no_parquet {
             }
         )*};
     }
-    no_parquet!(Battle, Comparison, PairCounts, LoggedSample, Task);
+    no_parquet!(Battle, Comparison, PairCounts, LoggedSample, Task, JudgeDecision);
 }
 #[cfg(not(feature = "parquet"))]
 pub(crate) use no_parquet::{read_battle_table_parquet, write_battle_table_parquet};

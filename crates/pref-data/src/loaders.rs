@@ -11,11 +11,31 @@
 //!
 //! Source-specific fields go to `meta`. Every loader reports bad input as
 //! `path:line: field: message`, and an empty file as an error.
+//!
+//! ## Leaderboards
+//!
+//! [`load_leaderboard`] reads a rating table into [`LeaderboardEntry`]s
+//! (`model, rating, lower?, upper?`, in file order), detecting the format by extension,
+//! else by content (`.gz` is decompressed first):
+//!
+//! | format | example | `rating` | `lower` / `upper` |
+//! |---|---|---|---|
+//! | LMArena text-leaderboard JSON `{category: {model: {rating, rating_q975, rating_q025}}}` | arena-catalog `leaderboard-text.json` | `rating` | `rating_q025` / `rating_q975` |
+//! | the same for one category `{model: {rating, …}}`, or `{model: rating}` | — | `rating` / the number | as above / — |
+//! | CSV with a header naming a model column (`model`) and a rating column (`rating`, `Elo rating`, `elo`, `score`) | arena-catalog `*_raw_ranking.csv` (`index,Model,Elo rating`) | that column | `rating_q025`/`lower` / `rating_q975`/`upper` when present |
+//! | the same CSV with quoted fields | arena-hard-auto `arena_hard_leaderboard_*.csv` (`model,score,rating_q025,rating_q975,CI,…`) | `score` (a win rate in %, **not** an Elo rating) | `rating_q025` / `rating_q975` |
+//! | JSON Lines `{model, score, lower, upper, results}` | arena-hard-auto `bootstrap_stats_*_elo.jsonl` | `score` (or `rating`) | `lower` / `upper` |
+//!
+//! For the categorised JSON, `category = None` picks `full`, else `overall`, else
+//! `text`, else the only category; a missing category is an error listing the
+//! available ones ([`leaderboard_categories`]). Asking a category of a file that has
+//! none is an error too. A model listed twice, a non-finite rating or `lower > upper`
+//! is an error naming the file, line and field.
 
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
@@ -391,4 +411,477 @@ pub fn load_tasks(path: impl AsRef<Path>, source: Source) -> Result<Vec<Task>> {
         Source::Arena => load_arena_questions(path),
         Source::Outcomes => load_outcomes(path),
     }
+}
+
+// ------------------------------------------------------------------ leaderboards
+
+/// One row of a rating leaderboard (Chatbot Arena, LMArena, arena-hard-auto, …).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct LeaderboardEntry {
+    /// Model name as the leaderboard spells it.
+    pub model: String,
+    /// Rating (Elo / Bradley–Terry scale, or a win rate for arena-hard-auto scores).
+    pub rating: f64,
+    /// Lower end of the published interval (e.g. the 2.5 % bootstrap quantile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    /// Upper end of the published interval (e.g. the 97.5 % quantile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+}
+
+/// The leaderboard file kinds [`load_leaderboard`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeaderboardFormat {
+    Json,
+    Jsonl,
+    Csv,
+}
+
+fn leaderboard_format(path: &Path, text: &str) -> LeaderboardFormat {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".csv") || name.ends_with(".tsv") {
+        return LeaderboardFormat::Csv;
+    }
+    if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        return LeaderboardFormat::Jsonl;
+    }
+    if name.ends_with(".json") {
+        return LeaderboardFormat::Json;
+    }
+    // By content: a first line that is a whole JSON object with a `model` field is
+    // JSON Lines; anything else starting with `{` is one JSON object; else CSV.
+    let t = text.trim_start();
+    if t.starts_with('{') {
+        let first = t.lines().next().unwrap_or("");
+        let is_row = serde_json::from_str::<Map<String, Value>>(first)
+            .is_ok_and(|m| m.contains_key("model"));
+        if is_row {
+            LeaderboardFormat::Jsonl
+        } else {
+            LeaderboardFormat::Json
+        }
+    } else {
+        LeaderboardFormat::Csv
+    }
+}
+
+/// Reads a leaderboard (format table in the [module docs](self)); `category` selects a
+/// category of the LMArena JSON (default: `full`, `overall`, `text` or the only one).
+pub fn load_leaderboard(
+    path: impl AsRef<Path>,
+    category: Option<&str>,
+) -> Result<Vec<LeaderboardEntry>> {
+    let path = path.as_ref();
+    let bytes = read_all(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count() as u64;
+        Error::record(path, line, None, "invalid UTF-8")
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            kind: "leaderboard",
+        });
+    }
+    let format = leaderboard_format(path, text);
+    if format != LeaderboardFormat::Json {
+        if let Some(c) = category {
+            return Err(Error::format(
+                path,
+                format!("category `{c}` asked, but this leaderboard file has no categories"),
+            ));
+        }
+    }
+    let rows = match format {
+        LeaderboardFormat::Json => leaderboard_json(path, text, category)?,
+        LeaderboardFormat::Jsonl => leaderboard_jsonl(path)?,
+        LeaderboardFormat::Csv => leaderboard_csv(path, text)?,
+    };
+    check_entries(path, rows)
+}
+
+/// The categories of an LMArena leaderboard JSON, in file order (empty for a file
+/// without categories).
+pub fn leaderboard_categories(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let bytes = read_all(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::record(path, 0, None, "invalid UTF-8"))?;
+    if leaderboard_format(path, text) != LeaderboardFormat::Json {
+        return Ok(Vec::new());
+    }
+    let top = json_object(path, text, None, text)?;
+    if is_categorised(&top) {
+        Ok(top.into_iter().map(|(k, _)| k).collect())
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Checks ratings and intervals, and that no model appears twice.
+fn check_entries(
+    path: &Path,
+    rows: Vec<(u64, String, LeaderboardEntry)>,
+) -> Result<Vec<LeaderboardEntry>> {
+    let mut seen = std::collections::HashMap::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(rows.len());
+    for (line, prefix, e) in rows {
+        let field = |f: &str| Some(format!("{prefix}{f}"));
+        if e.model.trim().is_empty() {
+            return Err(Error::record(path, line, field("model"), "must not be empty"));
+        }
+        if !e.rating.is_finite() {
+            return Err(Error::record(
+                path,
+                line,
+                field("rating"),
+                format!("must be a finite number, got {}", e.rating),
+            ));
+        }
+        for (f, v) in [("lower", e.lower), ("upper", e.upper)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                return Err(Error::record(
+                    path,
+                    line,
+                    field(f),
+                    format!("must be a finite number, got {v}"),
+                ));
+            }
+        }
+        if let (Some(l), Some(u)) = (e.lower, e.upper) {
+            if l > u {
+                return Err(Error::record(
+                    path,
+                    line,
+                    field("lower"),
+                    format!("lower bound {l} is above the upper bound {u}"),
+                ));
+            }
+        }
+        if let Some(first) = seen.insert(e.model.clone(), line) {
+            return Err(Error::record(
+                path,
+                line,
+                field("model"),
+                format!("`{}` is listed twice (first at line {first})", e.model),
+            ));
+        }
+        out.push(e);
+    }
+    if out.is_empty() {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            kind: "leaderboard",
+        });
+    }
+    Ok(out)
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> u64 {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count() as u64
+}
+
+/// Byte offset of a borrowed sub-slice of `text`.
+fn offset_in(text: &str, sub: &str) -> usize {
+    (sub.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
+}
+
+type RawEntries<'a> = Vec<(String, &'a serde_json::value::RawValue)>;
+
+/// The entries of a JSON object, in file order (serde_json's map would sort them).
+fn json_object<'a>(
+    path: &Path,
+    text: &'a str,
+    field: Option<&str>,
+    object: &'a str,
+) -> Result<RawEntries<'a>> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = RawEntries<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                out.push((k, map.next_value()?));
+            }
+            Ok(out)
+        }
+    }
+    struct Wrap<'a>(RawEntries<'a>);
+    impl<'de> serde::Deserialize<'de> for Wrap<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> std::result::Result<Self, D::Error> {
+            d.deserialize_map(Entries).map(Wrap)
+        }
+    }
+    serde_json::from_str::<Wrap<'a>>(object)
+        .map(|w| w.0)
+        .map_err(|e| {
+            let line = line_at(text, offset_in(text, object)) + e.line().saturating_sub(1) as u64;
+            let msg = e.to_string();
+            let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
+            Error::record(path, line, field.map(str::to_string), msg.to_string())
+        })
+}
+
+/// True when the object's values are categories (objects of model entries) rather
+/// than model entries.
+fn is_categorised(top: &RawEntries<'_>) -> bool {
+    top.first().is_some_and(|(_, v)| {
+        serde_json::from_str::<Map<String, Value>>(v.get())
+            .is_ok_and(|m| !m.contains_key("rating") && m.values().all(Value::is_object))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JsonRating {
+    Number(f64),
+    Entry(JsonEntry),
+}
+
+#[derive(Deserialize)]
+struct JsonEntry {
+    rating: f64,
+    #[serde(default, alias = "lower")]
+    rating_q025: Option<f64>,
+    #[serde(default, alias = "upper")]
+    rating_q975: Option<f64>,
+}
+
+fn leaderboard_json(
+    path: &Path,
+    text: &str,
+    category: Option<&str>,
+) -> Result<Vec<(u64, String, LeaderboardEntry)>> {
+    let top = json_object(path, text, None, text)?;
+    let (prefix, models) = if is_categorised(&top) {
+        let names: Vec<&str> = top.iter().map(|(k, _)| k.as_str()).collect();
+        let chosen = match category {
+            Some(c) => names.iter().copied().find(|n| *n == c).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!(
+                        "no category `{c}` in this leaderboard; available: {}",
+                        names.join(", ")
+                    ),
+                )
+            })?,
+            None => ["full", "overall", "text"]
+                .into_iter()
+                .find(|c| names.contains(c))
+                .or((names.len() == 1).then(|| names[0]))
+                .ok_or_else(|| {
+                    Error::format(
+                        path,
+                        format!(
+                            "several categories and none of them is `full`, `overall` or \
+                             `text`: choose one of {}",
+                            names.join(", ")
+                        ),
+                    )
+                })?,
+        };
+        let raw = top
+            .iter()
+            .find(|(k, _)| k == chosen)
+            .map(|(_, v)| v.get())
+            .unwrap_or("{}");
+        (
+            format!("{chosen}."),
+            json_object(path, text, Some(chosen), raw)?,
+        )
+    } else {
+        if let Some(c) = category {
+            return Err(Error::format(
+                path,
+                format!("category `{c}` asked, but this leaderboard file has no categories"),
+            ));
+        }
+        (String::new(), top)
+    };
+    let mut out = Vec::with_capacity(models.len());
+    for (model, raw) in models {
+        let line = line_at(text, offset_in(text, raw.get()));
+        let entry = match serde_json::from_str::<JsonRating>(raw.get()) {
+            Ok(JsonRating::Number(rating)) => LeaderboardEntry {
+                model: model.clone(),
+                rating,
+                lower: None,
+                upper: None,
+            },
+            Ok(JsonRating::Entry(e)) => LeaderboardEntry {
+                model: model.clone(),
+                rating: e.rating,
+                lower: e.rating_q025,
+                upper: e.rating_q975,
+            },
+            Err(_) => {
+                // Name the field: re-read as an entry for serde's located message.
+                let err = parse_value::<JsonEntry>(path, line, raw.get().as_bytes(), false)
+                    .err()
+                    .unwrap_or_else(|| {
+                        Error::record(path, line, None, "expected a rating or {rating, …}")
+                    });
+                return Err(match err {
+                    Error::Record {
+                        at,
+                        field,
+                        message,
+                    } => Error::Record {
+                        at,
+                        field: Some(format!(
+                            "{prefix}{model}{}",
+                            field.map(|f| format!(".{f}")).unwrap_or_default()
+                        )),
+                        message,
+                    },
+                    e => e,
+                });
+            }
+        };
+        out.push((line, format!("{prefix}{model}."), entry));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct JsonlEntry {
+    model: String,
+    #[serde(alias = "rating")]
+    score: f64,
+    #[serde(default)]
+    lower: Option<f64>,
+    #[serde(default)]
+    upper: Option<f64>,
+}
+
+fn leaderboard_jsonl(path: &Path) -> Result<Vec<(u64, String, LeaderboardEntry)>> {
+    let mut lines = LineReader::open(path)?;
+    let mut out = Vec::new();
+    while let Some(l) = lines.next_line()? {
+        let r: JsonlEntry = parse_value(path, l.line, l.bytes, l.unterminated)?;
+        out.push((
+            l.line,
+            String::new(),
+            LeaderboardEntry {
+                model: r.model,
+                rating: r.score,
+                lower: r.lower,
+                upper: r.upper,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, LeaderboardEntry)>> {
+    let delimiter = if path
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .trim_end_matches(".gz")
+        .ends_with(".tsv")
+    {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        let msg = match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("expected {expected_len} fields, found {len}"),
+            _ => e.to_string(),
+        };
+        Error::record(path, line, None, msg)
+    };
+    let header: Vec<String> = rdr.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
+    let find = |names: &[&str]| {
+        header
+            .iter()
+            .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+    };
+    let model_col = find(&["model", "model_name", "name"]).ok_or_else(|| {
+        Error::record(
+            path,
+            1,
+            None,
+            format!("header has no model column (`model`): {}", header.join(",")),
+        )
+    })?;
+    let rating_col = find(&["rating", "elo rating", "elo", "score", "arena score"]).ok_or_else(
+        || {
+            Error::record(
+                path,
+                1,
+                None,
+                format!(
+                    "header has no rating column (`rating`, `Elo rating`, `elo`, `score`): {}",
+                    header.join(",")
+                ),
+            )
+        },
+    )?;
+    let lower_col = find(&["rating_q025", "lower", "ci_lower"]);
+    let upper_col = find(&["rating_q975", "upper", "ci_upper"]);
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(csv_err)?;
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let number = |col: usize| -> Result<f64> {
+            let s = rec.get(col).unwrap_or("");
+            s.parse::<f64>().map_err(|_| {
+                Error::record(
+                    path,
+                    line,
+                    Some(header[col].clone()),
+                    format!("expected a number, got `{s}`"),
+                )
+            })
+        };
+        let optional = |col: Option<usize>| -> Result<Option<f64>> {
+            match col {
+                Some(c) if !rec.get(c).unwrap_or("").is_empty() => number(c).map(Some),
+                _ => Ok(None),
+            }
+        };
+        out.push((
+            line,
+            String::new(),
+            LeaderboardEntry {
+                model: rec.get(model_col).unwrap_or("").to_string(),
+                rating: number(rating_col)?,
+                lower: optional(lower_col)?,
+                upper: optional(upper_col)?,
+            },
+        ));
+    }
+    Ok(out)
 }

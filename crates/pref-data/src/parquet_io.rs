@@ -25,7 +25,9 @@ use serde_arrow::schema::{SchemaLike, TracingOptions};
 use crate::battles::BattleTable;
 use crate::error::{Error, Result};
 use crate::io::TableRecord;
-use crate::records::{Battle, Comparison, LoggedSample, PairCounts, Record, Task, Winner};
+use crate::records::{
+    Battle, Comparison, JudgeDecision, LoggedSample, PairCounts, Record, Task, Winner,
+};
 use crate::run::with_atomic_path;
 
 const BATCH_ROWS: usize = 1 << 16;
@@ -479,6 +481,68 @@ impl TableRecord for Task {
                 prompt: x.prompt.clone(),
                 reference: x.reference.clone(),
                 meta: x.meta.as_ref().map(|m| m.to_string()),
+            })
+            .collect();
+        write_serde_rows(path, &rows)
+    }
+}
+
+/// Flat row of a judge decision (winner as text, so every spelling reads back).
+#[derive(Serialize, Deserialize)]
+struct JudgeDecisionRow {
+    question_id: String,
+    model_a: String,
+    model_b: String,
+    winner: String,
+    judge: String,
+    order: Option<String>,
+    choice_prob: Option<f64>,
+}
+
+impl TableRecord for JudgeDecision {
+    fn read_parquet(path: &Path) -> Result<Vec<Self>> {
+        let rows: Vec<(u64, JudgeDecisionRow)> = read_serde_rows(path)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, x) in rows {
+            let winner = Winner::parse(&x.winner).ok_or_else(|| {
+                Error::row(
+                    path,
+                    r,
+                    Some("winner".into()),
+                    format!("expected {}, got `{}`", Winner::EXPECTED, x.winner),
+                )
+            })?;
+            out.push((
+                r,
+                JudgeDecision {
+                    question_id: x.question_id,
+                    model_a: x.model_a,
+                    model_b: x.model_b,
+                    winner,
+                    judge: x.judge,
+                    order: x.order,
+                    choice_prob: x.choice_prob,
+                },
+            ));
+        }
+        validated(path, out)
+    }
+    fn write_parquet(path: &Path, records: &[Self]) -> Result<()> {
+        let rows: Vec<JudgeDecisionRow> = records
+            .iter()
+            .map(|x| JudgeDecisionRow {
+                question_id: x.question_id.clone(),
+                model_a: x.model_a.clone(),
+                model_b: x.model_b.clone(),
+                winner: match x.winner {
+                    Winner::A => "model_a",
+                    Winner::B => "model_b",
+                    Winner::Tie => "tie",
+                }
+                .to_string(),
+                judge: x.judge.clone(),
+                order: x.order.clone(),
+                choice_prob: x.choice_prob,
             })
             .collect();
         write_serde_rows(path, &rows)

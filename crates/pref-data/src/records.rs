@@ -339,6 +339,100 @@ impl Record for Battle {
     }
 }
 
+/// One decision of an LLM judge between two authors' outputs for the same question.
+///
+/// FastChat's judgment fields `{question_id, model_a, model_b, winner, judge}` plus
+/// the presentation `order` (`"forward"`/`"backward"`, informational) and
+/// `choice_prob`, the probability the judge gave to the option it chose. `model_a`
+/// is the output shown **first**. `winner` reads `model_a`, `model_b`, `tie`,
+/// `tie (bothbad)`, `a` or `b` and is written in FastChat's spelling (`model_a`,
+/// `model_b`, `tie`); `question_id` may be a string or an integer (MT-Bench).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeDecision {
+    /// The question (article, prompt) both outputs answer; the bootstrap cluster.
+    #[serde(deserialize_with = "string_or_integer")]
+    pub question_id: String,
+    /// Author of the output shown first.
+    pub model_a: String,
+    /// Author of the output shown second.
+    pub model_b: String,
+    /// Which output the judge chose.
+    #[serde(serialize_with = "winner_fastchat")]
+    pub winner: Winner,
+    /// The judge model.
+    pub judge: String,
+    /// Presentation order label (`forward` / `backward`), informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// Probability the judge gave to the option it chose, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_prob: Option<f64>,
+}
+
+impl JudgeDecision {
+    /// The author whose output won, or `None` for a tie.
+    pub fn winner_model(&self) -> Option<&str> {
+        match self.winner {
+            Winner::A => Some(&self.model_a),
+            Winner::B => Some(&self.model_b),
+            Winner::Tie => None,
+        }
+    }
+}
+
+/// Writes a winner in FastChat's spelling.
+fn winner_fastchat<S: serde::Serializer>(w: &Winner, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match w {
+        Winner::A => "model_a",
+        Winner::B => "model_b",
+        Winner::Tie => "tie",
+    })
+}
+
+/// Reads a string, or an integer as its decimal string.
+fn string_or_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or an integer")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+impl Record for JudgeDecision {
+    const KIND: &'static str = "JudgeDecision";
+    fn validate(&self) -> std::result::Result<(), FieldError> {
+        non_empty("question_id", &self.question_id)?;
+        non_empty("model_a", &self.model_a)?;
+        non_empty("model_b", &self.model_b)?;
+        non_empty("judge", &self.judge)?;
+        if self.model_a == self.model_b {
+            return Err(FieldError::new(
+                "model_b",
+                format!("compares `{}` with itself", self.model_a),
+            ));
+        }
+        if let Some(p) = self.choice_prob {
+            unit_interval("choice_prob", p)?;
+        }
+        Ok(())
+    }
+}
+
 /// One logged response for causal judge evaluation (field names as the CJE library).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoggedSample {

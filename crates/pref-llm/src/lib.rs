@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod error;
 pub mod model;
+pub mod spec;
 pub mod types;
 
 #[cfg(feature = "candle")]
@@ -18,6 +19,7 @@ pub mod openai;
 pub use cache::{CacheStats, CachedModel, ModelCache};
 pub use error::{Error, Result};
 pub use model::{LanguageModel, ModelId};
+pub use spec::{Backend, ModelSpec};
 pub use types::{
     ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, Role, SamplingParams,
     TokenLogprob, TokenLogprobs,

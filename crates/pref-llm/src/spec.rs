@@ -1,0 +1,163 @@
+//! A model described in a study's configuration: which backend, which model,
+//! and its settings, as one serde (TOML/JSON) value that every study binary
+//! shares. [`ModelSpec::load`] turns it into a model behind the
+//! [`LanguageModel`] trait.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::LanguageModel;
+
+/// Model backends a [`ModelSpec`] can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded llama.cpp model (feature `llama`).
+    #[default]
+    Llama,
+    /// An OpenAI-compatible HTTP endpoint (feature `openai`).
+    Openai,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "llama" => Ok(Self::Llama),
+            "openai" => Ok(Self::Openai),
+            other => Err(format!(
+                "unknown backend `{other}`: expected llama or openai"
+            )),
+        }
+    }
+}
+
+/// A model and its settings, as written in a configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSpec {
+    /// `llama` (embedded) or `openai` (any OpenAI-compatible endpoint).
+    pub backend: Backend,
+    /// Embedded: `default`, `gemma-3-270m` or a GGUF path. OpenAI: the served model name.
+    pub name: String,
+    /// OpenAI: the endpoint (`http://host:port/v1`); the key comes from OPENAI_API_KEY.
+    pub base_url: Option<String>,
+    /// Embedded: chat template override (a llama.cpp built-in name, e.g. `gemma`).
+    pub chat_template: Option<String>,
+    /// Embedded: CPU threads.
+    pub threads: i32,
+    /// Embedded: context length in tokens (0 = the backend's default).
+    pub n_ctx: u32,
+    /// OpenAI: requests in flight at once.
+    pub max_concurrency: usize,
+    /// OpenAI: requests-per-minute limit.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Llama,
+            name: "default".into(),
+            base_url: None,
+            chat_template: None,
+            threads: 2,
+            n_ctx: 0,
+            max_concurrency: 8,
+            requests_per_minute: None,
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Checks what serde cannot; `what` names the spec in the message (e.g. `model`).
+    pub fn check(&self, what: &str) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::Invalid(format!("{what}.name is empty")));
+        }
+        if self.backend == Backend::Openai && self.base_url.is_none() {
+            return Err(Error::Invalid(format!(
+                "{what}.backend = \"openai\" needs {what}.base_url"
+            )));
+        }
+        if self.threads < 1 {
+            return Err(Error::Invalid(format!("{what}.threads must be at least 1")));
+        }
+        if self.max_concurrency == 0 {
+            return Err(Error::Invalid(format!(
+                "{what}.max_concurrency must be at least 1"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Requests a study should send at once: 1 on the embedded model (it has one
+    /// worker), `max_concurrency` on an HTTP endpoint.
+    pub fn parallel_requests(&self) -> usize {
+        match self.backend {
+            Backend::Llama => 1,
+            Backend::Openai => self.max_concurrency.max(1),
+        }
+    }
+
+    /// Loads the model (no cache: wrap it in a [`crate::CachedModel`]).
+    pub fn load(&self) -> Result<Box<dyn LanguageModel>> {
+        match self.backend {
+            #[cfg(feature = "llama")]
+            Backend::Llama => {
+                let mut cfg = crate::llama::LlamaConfig {
+                    model: self.name.clone(),
+                    chat_template: self.chat_template.clone(),
+                    n_threads: self.threads,
+                    ..crate::llama::LlamaConfig::default()
+                };
+                if self.n_ctx > 0 {
+                    cfg.n_ctx = self.n_ctx;
+                }
+                Ok(Box::new(crate::llama::LlamaLm::load(cfg)?))
+            }
+            #[cfg(feature = "openai")]
+            Backend::Openai => {
+                let mut cfg = crate::openai::OpenAiConfig::new(
+                    self.base_url.clone().unwrap_or_default(),
+                    self.name.clone(),
+                );
+                cfg.limits = crate::openai::Limits {
+                    max_concurrency: self.max_concurrency,
+                    requests_per_minute: self.requests_per_minute,
+                    ..crate::openai::Limits::default()
+                };
+                Ok(Box::new(crate::openai::OpenAiLm::new(cfg)?))
+            }
+            #[allow(unreachable_patterns)] // reachable when a backend's feature is off
+            other => Err(Error::Invalid(format!(
+                "backend {other:?} is not compiled in (enable pref-llm's `{}` feature)",
+                match other {
+                    Backend::Llama => "llama",
+                    Backend::Openai => "openai",
+                }
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_checks_name_the_field() {
+        let s = ModelSpec {
+            backend: Backend::Openai,
+            ..ModelSpec::default()
+        };
+        let e = s.check("judge").unwrap_err().to_string();
+        assert!(e.contains("judge.base_url"), "{e}");
+        assert!(ModelSpec::default().check("model").is_ok());
+        assert_eq!("openai".parse::<Backend>(), Ok(Backend::Openai));
+        assert!("vllm".parse::<Backend>().is_err());
+        let t: std::result::Result<ModelSpec, _> = serde_json::from_str(r#"{"nmae": "x"}"#);
+        assert!(t.unwrap_err().to_string().contains("nmae"));
+    }
+}
