@@ -319,18 +319,38 @@ const DEMO_STEPS: &[DemoStep] = &[
         stdout_to: Some("runs/demo/utility-results.json"),
         writes: &["runs/demo/utility/report.md", "runs/demo/utility/plots/utilities.png"],
     },
+    // The self-preference study on 3 fixture articles: SmolLM2, Gemma and a SmolLM2
+    // variant write and judge, the reference highlights are a fourth author.
+    DemoStep {
+        package: "self-preference",
+        args: &[
+            "run",
+            "--config",
+            "examples/configs/self-preference.toml",
+            "--out",
+            "runs/demo/self-preference",
+        ],
+        stdout_to: Some("runs/demo/self-preference-results.json"),
+        writes: &[
+            "runs/demo/self-preference/report.md",
+            "runs/demo/self-preference/plots/heatmap_preference.png",
+        ],
+    },
 ];
 
 /// `cargo xtask demo`: setup of the default model, then [`DEMO_STEPS`].
 fn demo() -> Result<()> {
-    setup::run(&["default".to_owned()])?;
+    setup::run(&["default".to_owned(), "gemma-3-270m".to_owned()])?;
 
     let root = workspace_root();
     let out_dir = root.join(DEMO_DIR);
     let study_dir = out_dir.join("utility");
-    if study_dir.exists() {
-        fs::remove_dir_all(&study_dir)
-            .with_context(|| format!("could not remove {}", study_dir.display()))?;
+    let sp_dir = out_dir.join("self-preference");
+    for dir in [&study_dir, &sp_dir] {
+        if dir.exists() {
+            fs::remove_dir_all(dir)
+                .with_context(|| format!("could not remove {}", dir.display()))?;
+        }
     }
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
@@ -368,6 +388,10 @@ fn demo() -> Result<()> {
     }
     println!("results: {}", out_dir.display());
     println!("utility report: {}", study_dir.join("report.md").display());
+    println!(
+        "self-preference report: {}",
+        sp_dir.join("report.md").display()
+    );
     Ok(())
 }
 

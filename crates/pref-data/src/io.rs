@@ -158,7 +158,14 @@ mod no_parquet {
             }
         )*};
     }
-    no_parquet!(Battle, Comparison, PairCounts, LoggedSample, Task, JudgeDecision);
+    no_parquet!(
+        Battle,
+        Comparison,
+        PairCounts,
+        LoggedSample,
+        Task,
+        JudgeDecision
+    );
 }
 #[cfg(not(feature = "parquet"))]
 pub(crate) use no_parquet::{read_battle_table_parquet, write_battle_table_parquet};

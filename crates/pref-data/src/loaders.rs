@@ -513,8 +513,8 @@ pub fn load_leaderboard(
 pub fn leaderboard_categories(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
     let bytes = read_all(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| Error::record(path, 0, None, "invalid UTF-8"))?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| Error::record(path, 0, None, "invalid UTF-8"))?;
     if leaderboard_format(path, text) != LeaderboardFormat::Json {
         return Ok(Vec::new());
     }
@@ -536,7 +536,12 @@ fn check_entries(
     for (line, prefix, e) in rows {
         let field = |f: &str| Some(format!("{prefix}{f}"));
         if e.model.trim().is_empty() {
-            return Err(Error::record(path, line, field("model"), "must not be empty"));
+            return Err(Error::record(
+                path,
+                line,
+                field("model"),
+                "must not be empty",
+            ));
         }
         if !e.rating.is_finite() {
             return Err(Error::record(
@@ -626,9 +631,7 @@ fn json_object<'a>(
     }
     struct Wrap<'a>(RawEntries<'a>);
     impl<'de> serde::Deserialize<'de> for Wrap<'de> {
-        fn deserialize<D: serde::Deserializer<'de>>(
-            d: D,
-        ) -> std::result::Result<Self, D::Error> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
             d.deserialize_map(Entries).map(Wrap)
         }
     }
@@ -742,11 +745,7 @@ fn leaderboard_json(
                         Error::record(path, line, None, "expected a rating or {rating, …}")
                     });
                 return Err(match err {
-                    Error::Record {
-                        at,
-                        field,
-                        message,
-                    } => Error::Record {
+                    Error::Record { at, field, message } => Error::Record {
                         at,
                         field: Some(format!(
                             "{prefix}{model}{}",
@@ -819,7 +818,12 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
         };
         Error::record(path, line, None, msg)
     };
-    let header: Vec<String> = rdr.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(str::to_string)
+        .collect();
     let find = |names: &[&str]| {
         header
             .iter()
@@ -833,8 +837,8 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
             format!("header has no model column (`model`): {}", header.join(",")),
         )
     })?;
-    let rating_col = find(&["rating", "elo rating", "elo", "score", "arena score"]).ok_or_else(
-        || {
+    let rating_col =
+        find(&["rating", "elo rating", "elo", "score", "arena score"]).ok_or_else(|| {
             Error::record(
                 path,
                 1,
@@ -844,8 +848,7 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
                     header.join(",")
                 ),
             )
-        },
-    )?;
+        })?;
     let lower_col = find(&["rating_q025", "lower", "ci_lower"]);
     let upper_col = find(&["rating_q975", "upper", "ci_upper"]);
     let mut out = Vec::new();

@@ -176,3 +176,26 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// Whether every file of the named embedded models is installed, for tests and
+/// examples that need them. Missing models are a skip (with a note) unless
+/// `PREF_REQUIRE_MODELS=1` (set by `cargo xtask test`), which makes them a
+/// panic so CI never silently skips model tests.
+pub fn embedded_models_present(names: &[&str]) -> bool {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            !embedded_model(n)
+                .is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()))
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
+        panic!("PREF_REQUIRE_MODELS=1 but the embedded model(s) {missing:?} are missing (run `cargo xtask setup`)");
+    }
+    eprintln!("skipping: embedded model(s) {missing:?} missing; run `cargo xtask setup`");
+    false
+}

@@ -104,6 +104,16 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// An error inside a named computation (which fit of which judge, …).
+    #[error("{context}: {source}")]
+    Context {
+        /// What was being computed.
+        context: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A ratings file is malformed.
     #[error("{}: {message}", location(path, *line))]
     RatingsFile {

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod bt;
 pub mod elo;
 pub mod error;
+pub mod judges;
 pub mod metrics;
 pub mod offsets;
 pub mod params;
@@ -16,6 +17,11 @@ pub use bootstrap::{BootstrapParams, BootstrapResult};
 pub use bt::{BtFit, BtParams, PairCell, PairData};
 pub use elo::EloParams;
 pub use error::{Error, Result};
+pub use judges::{
+    against_reference, analyze, judge_ratings, read_judge_decisions, self_bias, JudgeAnalysis,
+    JudgeAnalysisParams, JudgeDecision, JudgeRatings, JudgeSelfBias, JudgeStats,
+    ReferenceComparison, SelfBias,
+};
 pub use metrics::{kendall_tau_b, ranking_metrics, spearman_rho, Correlation, RankingMetrics};
 pub use offsets::EloOffsets;
 pub use params::{Checked, ParamGuard};

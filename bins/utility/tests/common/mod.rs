@@ -12,17 +12,7 @@ pub fn root() -> PathBuf {
 }
 
 pub fn model_present() -> bool {
-    let present = pref_data::paths::embedded_model("default")
-        .is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()));
-    if !present {
-        let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "PREF_REQUIRE_MODELS=1 but the default model is missing"
-        );
-        eprintln!("skipping: run `cargo xtask setup`");
-    }
-    present
+    pref_data::paths::embedded_models_present(&["default"])
 }
 
 pub fn utility(args: &[&str], cache: &Path) -> Command {
