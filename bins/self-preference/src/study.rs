@@ -670,15 +670,7 @@ pub fn open_run(
         }
         return Ok((run, stored, models));
     }
-    let out = out.unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        PathBuf::from("runs")
-            .join("self-preference")
-            .join(stamp.to_string())
-    });
+    let out = out.unwrap_or_else(|| RunDir::default_path("self-preference"));
     let models = Models::load(cfg)?;
     cfg.resolved = Some(Resolved {
         model_ids: models.ids(cfg),

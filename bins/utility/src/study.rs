@@ -707,15 +707,7 @@ pub fn open_run(
         }
         return Ok((run, stored, lm));
     }
-    let out = out.unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        PathBuf::from("runs")
-            .join("utility")
-            .join(stamp.to_string())
-    });
+    let out = out.unwrap_or_else(|| RunDir::default_path("utility"));
     let lm = load_model(cfg)?;
     cfg.resolved = Some(Resolved {
         model_id: lm.id().to_string(),

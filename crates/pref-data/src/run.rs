@@ -79,6 +79,16 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// The default place of a new run of `study`: `runs/<study>/<unix seconds>`
+    /// (relative to the working directory).
+    pub fn default_path(study: &str) -> PathBuf {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        PathBuf::from("runs").join(study).join(stamp.to_string())
+    }
+
     /// Conventional location: `<base>/<study>/<run_id>`.
     pub fn path_for(base: &Path, study: &str, run_id: &str) -> PathBuf {
         base.join(study).join(run_id)

@@ -15,19 +15,10 @@ use std::time::Instant;
 use pref_llm::llama::{LlamaConfig, LlamaLm};
 use pref_llm::openai::local_server::LocalServer;
 use pref_llm::openai::{OpenAiConfig, OpenAiLm};
-use pref_llm::{CachedModel, Error, LanguageModel, Message, ModelCache, SamplingParams};
+use pref_llm::{CachedModel, LanguageModel, Message, ModelCache, SamplingParams};
 
 fn start() -> Option<LocalServer> {
-    match LocalServer::start_default(2) {
-        Ok(s) => Some(s),
-        Err(e @ Error::ModelMissing { .. }) => {
-            let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-            assert!(!required, "PREF_REQUIRE_MODELS=1 but: {e}");
-            eprintln!("skipping: {e}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
+    LocalServer::start_default_or_skip(2)
 }
 
 // An explicit system message: SmolLM2's Jinja template (which the server applies)

@@ -88,6 +88,22 @@ impl LocalServer {
         Self::start(&model, threads, Duration::from_secs(300))
     }
 
+    /// [`LocalServer::start_default`] for tests: `None` (with a note) when the
+    /// model or xllamacpp is missing, unless `PREF_REQUIRE_MODELS=1` (set by
+    /// `cargo xtask test`), which makes that a panic; any other failure panics.
+    pub fn start_default_or_skip(threads: u32) -> Option<Self> {
+        match Self::start_default(threads) {
+            Ok(s) => Some(s),
+            Err(e @ Error::ModelMissing { .. }) => {
+                let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");
+                assert!(!required, "PREF_REQUIRE_MODELS=1 but: {e}");
+                eprintln!("skipping: {e}");
+                None
+            }
+            Err(e) => panic!("cannot start llama.cpp's server: {e}"),
+        }
+    }
+
     /// `http://127.0.0.1:PORT` (append `/v1` for the OpenAI API).
     pub fn url(&self) -> &str {
         &self.url
