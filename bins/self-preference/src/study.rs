@@ -227,14 +227,11 @@ pub fn judge_messages(
 /// Strict reading of a text answer (see the `utility` study): the label alone,
 /// optionally `**A**`, `A.`, `A)`, `Summary A`, `Answer A`.
 pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
-    let mut t = text.trim().trim_matches('*').trim();
-    t = t.trim_end_matches(['.', ')', ':']).trim();
-    for prefix in ["Summary ", "Answer ", "summary ", "answer "] {
-        if let Some(rest) = t.strip_prefix(prefix) {
-            t = rest.trim();
-        }
-    }
-    labels.iter().position(|l| l.trim() == t)
+    pref_llm::parse_label(
+        text,
+        labels,
+        &["Summary ", "Answer ", "summary ", "answer "],
+    )
 }
 
 /// Every question of a run, judge by judge, task by task.

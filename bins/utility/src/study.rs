@@ -238,14 +238,7 @@ pub fn complete_then_choose_messages(
 /// `**…**`, followed by `.`/`)`/`:`, or preceded by `Task`/`Option`. Returns
 /// 0 (first label) or 1 (second); anything else is unparseable.
 pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
-    let mut t = text.trim().trim_matches('*').trim();
-    t = t.trim_end_matches(['.', ')', ':']).trim();
-    for prefix in ["Task ", "Option ", "task ", "option "] {
-        if let Some(rest) = t.strip_prefix(prefix) {
-            t = rest.trim();
-        }
-    }
-    labels.iter().position(|l| l.trim() == t)
+    pref_llm::parse_label(text, labels, &["Task ", "Option ", "task ", "option "])
 }
 
 /// The model behind the cache, as configured.

@@ -21,6 +21,6 @@ pub use error::{Error, Result};
 pub use model::{LanguageModel, ModelId};
 pub use spec::{Backend, ModelSpec};
 pub use types::{
-    ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, Role, SamplingParams,
-    TokenLogprob, TokenLogprobs,
+    parse_label, ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, Role,
+    SamplingParams, TokenLogprob, TokenLogprobs,
 };

@@ -196,3 +196,18 @@ pub struct HiddenStates {
     /// Number of tokens the input had.
     pub n_tokens: usize,
 }
+
+/// Strict reading of a generated answer that should be one of `labels`: the
+/// label alone, optionally wrapped in `**…**`, followed by `.`, `)` or `:`, or
+/// preceded by one of `prefixes` (e.g. `"Task "`). Returns the label's index;
+/// anything else (prose, two labels, another case) is `None`, i.e. unparseable.
+pub fn parse_label(text: &str, labels: &[String], prefixes: &[&str]) -> Option<usize> {
+    let mut t = text.trim().trim_matches('*').trim();
+    t = t.trim_end_matches(['.', ')', ':']).trim();
+    for prefix in prefixes {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            t = rest.trim();
+        }
+    }
+    labels.iter().position(|l| l.trim() == t)
+}
