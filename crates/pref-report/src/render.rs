@@ -322,3 +322,51 @@ pub(crate) fn check_finite(
         ))
     }
 }
+
+/// The frame line charts and scatter plots share: the title (cut to
+/// `title_chars`), margins, continuous x and y axes with eight ticks each,
+/// their descriptions and a light grid.
+#[allow(clippy::type_complexity)]
+pub(crate) fn xy_frame<'a, DB: DrawingBackend>(
+    plot: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    title_chars: usize,
+    (x_desc, y_desc): (&str, &str),
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+) -> Result<
+    ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+> {
+    let e = draw_err(title);
+    let mut chart = ChartBuilder::on(plot)
+        .caption(
+            crate::format::truncate_label(title, title_chars),
+            title_font(),
+        )
+        .margin(12)
+        .margin_right(20)
+        .x_label_area_size(48)
+        .y_label_area_size(68)
+        .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+        .map_err(&e)?;
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&|v| crate::format::fmt_tick(*v, x_hi - x_lo))
+        .y_label_formatter(&|v| crate::format::fmt_tick(*v, y_hi - y_lo))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(font(AXIS_DESC_SIZE))
+        .label_style(font(12.0))
+        .max_light_lines(1)
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()
+        .map_err(&e)?;
+    Ok(chart)
+}

@@ -4,10 +4,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::format::{fmt_sig, fmt_tick, truncate_label};
+use crate::format::{fmt_sig, truncate_label};
 use crate::render::{
     check_finite, draw_err, draw_legend, font, impl_chart, legend_width, min_max, padded_range,
-    title_font, Draw, LegendEntry, AXIS_DESC_SIZE, PALETTE,
+    xy_frame, Draw, LegendEntry, PALETTE,
 };
 
 const WHAT: &str = "scatter plot";
@@ -225,29 +225,14 @@ impl Draw for ScatterLayout<'_> {
         let (plot, legend) = root.split_horizontally(self.size.0 - self.legend_w);
         let (x_lo, x_hi) = self.x_range;
         let (y_lo, y_hi) = self.y_range;
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(truncate_label(t, 70), title_font())
-            .margin(12)
-            .margin_right(20)
-            .x_label_area_size(48)
-            .y_label_area_size(68)
-            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
-            .map_err(&e)?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(8)
-            .x_label_formatter(&|v| fmt_tick(*v, x_hi - x_lo))
-            .y_label_formatter(&|v| fmt_tick(*v, y_hi - y_lo))
-            .x_desc(c.x_label.as_str())
-            .y_desc(c.y_label.as_str())
-            .axis_desc_style(font(AXIS_DESC_SIZE))
-            .label_style(font(12.0))
-            .max_light_lines(1)
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()
-            .map_err(&e)?;
+        let mut chart = xy_frame(
+            &plot,
+            t,
+            70,
+            (&c.x_label, &c.y_label),
+            self.x_range,
+            self.y_range,
+        )?;
 
         let n = c.points.len();
         let radius = if n > 1000 { 2 } else { 4 };
