@@ -81,9 +81,9 @@ pub struct RidgeArgs {
     /// Scale every feature to unit variance on the training rows first.
     #[arg(long)]
     pub standardize: bool,
-    /// Decomposition: gram (eigendecomposition of the smaller Gram matrix, fastest)
-    /// or svd (thin SVD of X).
-    #[arg(long, default_value = "gram", value_parser = parse_solver)]
+    /// Decomposition: tridiag (tridiagonalisation of the smaller Gram matrix,
+    /// fastest), gram (its eigendecomposition) or svd (thin SVD of X).
+    #[arg(long, default_value = "tridiag", value_parser = parse_solver)]
     pub solver: Solver,
     /// Also write the JSON result to FILE (atomically).
     #[arg(long, value_name = "FILE")]
@@ -102,9 +102,10 @@ fn parse_cv(s: &str) -> std::result::Result<Cv, String> {
 
 fn parse_solver(s: &str) -> std::result::Result<Solver, String> {
     match s {
-        "gram" | "auto" => Ok(Solver::Auto),
+        "tridiag" | "auto" => Ok(Solver::Auto),
+        "gram" => Ok(Solver::Gram),
         "svd" => Ok(Solver::Svd),
-        _ => Err(format!("expected `gram` or `svd`, got `{s}`")),
+        _ => Err(format!("expected `tridiag`, `gram` or `svd`, got `{s}`")),
     }
 }
 

@@ -48,7 +48,12 @@ fn close(a: &Value, b: &Value, what: &str) {
 fn ridge_matches_sklearn_with_index_files_and_permutation() {
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(data("reference.json")).unwrap()).unwrap();
-    for case in ["wide_f64", "tall_f32"] {
+    for (case, solver) in [
+        ("wide_f64", "tridiag"),
+        ("tall_f32", "tridiag"),
+        ("wide_f64", "gram"),
+        ("tall_f32", "svd"),
+    ] {
         let (x, y, tr, te, perm) = (
             data(&format!("{case}_x.npy")),
             data(&format!("{case}_y.npy")),
@@ -68,6 +73,8 @@ fn ridge_matches_sklearn_with_index_files_and_permutation() {
             &te,
             "--shuffle-perm",
             &perm,
+            "--solver",
+            solver,
         ]);
         assert!(ok, "{err}");
         let refc = &r[case];
@@ -76,9 +83,14 @@ fn ridge_matches_sklearn_with_index_files_and_permutation() {
         for (a, row) in rows.iter().enumerate() {
             let want = &refc["per_alpha"][a];
             assert_eq!(row["alpha"], want["alpha"]);
-            close(&row["test_r2"], &want["test_r2"][0], "test_r2");
-            close(&row["test_mse"], &want["test_mse"][0], "test_mse");
-            close(&row["cv_mse"], &refc["loo"]["cv_mse"][a][0], "cv_mse");
+            let what = |m: &str| format!("{case} --solver {solver}: {m}");
+            close(&row["test_r2"], &want["test_r2"][0], &what("test_r2"));
+            close(&row["test_mse"], &want["test_mse"][0], &what("test_mse"));
+            close(
+                &row["cv_mse"],
+                &refc["loo"]["cv_mse"][a][0],
+                &what("cv_mse"),
+            );
         }
         assert_eq!(v["best_alpha"], refc["loo"]["alpha"]);
         let best = rows.iter().find(|r| r["alpha"] == v["best_alpha"]).unwrap();
@@ -196,6 +208,7 @@ fn ridge_help_describes_output() {
         "kfold:K",
         "baselines",
         "best_alpha",
+        "tridiag",
     ] {
         assert!(help.contains(s), "help lacks {s}:\n{help}");
     }

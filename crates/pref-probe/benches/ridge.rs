@@ -3,18 +3,23 @@
 //! (sklearn RidgeCV, numpy) come from benches/reference_ridgecv.py; results in the
 //! crate README.
 //!
-//! `PREF_PROBE_BENCH_LARGE=1` adds the 10,000 × 4096 sweep (about a minute);
-//! `PREF_PROBE_BENCH_NALGEBRA=1` adds nalgebra's SVD of 953 × 4096.
+//! `PREF_PROBE_BENCH_LARGE=1` adds the 10,000 × 4096 sweep (10 samples of about
+//! 15 s); `PREF_PROBE_BENCH_NALGEBRA=1` adds nalgebra's SVD of 953 × 4096.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::tridiag::{tridiag_in_place, tridiag_in_place_scratch};
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+use faer::linalg::householder::{
+    apply_block_householder_sequence_on_the_left_in_place_scratch,
+    apply_block_householder_sequence_on_the_left_in_place_with_conj,
+};
 use faer::linalg::matmul::triangular::{self as tri, BlockStructure};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Conj, Mat, Par};
 use pref_data::Matrix;
 use pref_probe::{RidgeParams, Solver};
 use rand::SeedableRng;
@@ -65,6 +70,8 @@ fn sweep_953(c: &mut Criterion) {
         953,
         4096,
         &[
+            ("tridiag_1thread", Solver::Tridiag, false),
+            ("tridiag_rayon", Solver::Tridiag, true),
             ("gram_1thread", Solver::Gram, false),
             ("gram_rayon", Solver::Gram, true),
             ("svd_1thread", Solver::Svd, false),
@@ -74,7 +81,7 @@ fn sweep_953(c: &mut Criterion) {
 
 fn sweep_large(c: &mut Criterion) {
     if std::env::var_os("PREF_PROBE_BENCH_LARGE").is_some() {
-        sweep_bench(c, 10_000, 4096, &[("gram_rayon", Solver::Gram, true)]);
+        sweep_bench(c, 10_000, 4096, &[("tridiag_rayon", Solver::Tridiag, true)]);
     }
 }
 
@@ -141,6 +148,47 @@ fn decompositions(c: &mut Criterion) {
             )
             .unwrap();
             black_box((s, u))
+        })
+    });
+    g.bench_function("faer_gram_plus_tridiag_plus_q", |b| {
+        let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(n, n);
+        let req = tridiag_in_place_scratch::<f64>(n, par, Default::default());
+        let mut buf = MemBuffer::new(req);
+        b.iter(|| {
+            let mut k = Mat::<f64>::zeros(n, n);
+            tri::matmul(
+                k.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                xm.as_ref(),
+                BlockStructure::Rectangular,
+                xm.transpose(),
+                BlockStructure::Rectangular,
+                1.0,
+                par,
+            );
+            let mut h = Mat::<f64>::zeros(bs, n - 1);
+            tridiag_in_place(
+                k.as_mut(),
+                h.as_mut(),
+                par,
+                MemStack::new(&mut buf),
+                Default::default(),
+            );
+            // Q (faer's plain sequence application to the identity).
+            let mut q = Mat::<f64>::identity(n, n);
+            let mut qbuf = MemBuffer::new(
+                apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(n - 1, bs, n),
+            );
+            apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                k.as_ref().submatrix(1, 0, n - 1, n - 1),
+                h.as_ref(),
+                Conj::No,
+                q.as_mut().subrows_mut(1, n - 1),
+                par,
+                MemStack::new(&mut qbuf),
+            );
+            black_box((k, q))
         })
     });
     if std::env::var_os("PREF_PROBE_BENCH_NALGEBRA").is_some() {

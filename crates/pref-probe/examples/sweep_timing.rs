@@ -1,7 +1,8 @@
-//! One timed run of the probe sweep on random data: `sweep_timing N D [THREADS]`.
+//! Timed runs of the probe sweep on random data: `sweep_timing N D [THREADS [REPS]]`.
 //!
 //! Prints the seconds of `fit_rows` (decomposition + all α + LOO) and of the
-//! held-out evaluation on 200 extra rows. The criterion bench (`benches/ridge.rs`)
+//! held-out evaluation on 200 extra rows (minimum and median over REPS runs,
+//! default 1). The criterion bench (`benches/ridge.rs`)
 //! is the measurement of record; this is for one-off runs of large shapes.
 use std::time::Instant;
 
@@ -38,16 +39,29 @@ fn main() {
     let train: Vec<usize> = (0..n).collect();
     let test: Vec<usize> = (n..m).collect();
     let params = RidgeParams::default().check().expect("valid");
-    let t = Instant::now();
-    let fit = params.fit_rows(&x, &y, &train).expect("fit");
-    let t_fit = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let test = fit.evaluate(&x, &y, &test).expect("evaluate");
-    let t_eval = t.elapsed().as_secs_f64();
+    let reps = args.get(3).copied().unwrap_or(1).max(1);
+    let (mut t_fit, mut t_eval) = (vec![], vec![]);
+    let mut last = None;
+    for _ in 0..reps {
+        let t = Instant::now();
+        let fit = params.fit_rows(&x, &y, &train).expect("fit");
+        t_fit.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let metrics = fit.evaluate(&x, &y, &test).expect("evaluate");
+        t_eval.push(t.elapsed().as_secs_f64());
+        last = Some((fit, metrics));
+    }
+    let (fit, metrics) = last.expect("one run");
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2])
+    };
+    let ((fit_min, fit_med), (eval_min, eval_med)) = (stats(&mut t_fit), stats(&mut t_eval));
     println!(
-        "n={n} d={d} threads={} fit {t_fit:.3}s evaluate {t_eval:.3}s best α {:?} test R² {:.4}",
+        "n={n} d={d} threads={} reps={reps} fit min {fit_min:.3}s median {fit_med:.3}s \
+         evaluate min {eval_min:.4}s median {eval_med:.4}s best α {:?} test R² {:.4}",
         rayon::current_num_threads(),
         fit.best_alpha(),
-        test[fit.best[0]][0].r2
+        metrics[fit.best[0]][0].r2
     );
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod parquet;
 pub mod ridge;
 pub mod study;
+mod tridiag;
 
 pub use compare::{cosine_matrix, cosine_similarity, cross_generalisation, Probe, TestSet};
 pub use data::{read_activations, read_indices, read_targets, Element, Split};

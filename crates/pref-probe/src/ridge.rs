@@ -12,16 +12,18 @@
 //! The leave-one-out residual is `e_i/(1 − h_i)`.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self as tri, BlockStructure};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::{Accum, Mat, MatRef, Par};
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use pref_data::Matrix;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::{check_finite, Element};
 use crate::error::{Error, Result};
+use crate::tridiag::{quad_forms, Ldl, Reflector, Tridiag};
 
 /// The default α grid of the probe study.
 pub const DEFAULT_ALPHAS: [f64; 6] = [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0];
@@ -41,10 +43,14 @@ pub enum Cv {
 /// How the decomposition is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Solver {
-    /// [`Solver::Gram`] (the fastest; see the crate README for its accuracy).
+    /// [`Solver::Tridiag`] (the fastest; see the crate README for its accuracy).
     Auto,
-    /// Symmetric eigendecomposition of the smaller Gram matrix: `Xs Xsᵀ` (n × n)
-    /// when n ≤ d, `XsᵀXs` (d × d) when n > d.
+    /// Tridiagonalisation `Q T Qᵀ` of the smaller Gram matrix — `Xs Xsᵀ` (n × n)
+    /// when n ≤ d, `XsᵀXs` (d × d) when n > d — without the eigenvectors of `T`:
+    /// every α is an O(m) factorisation of `T + αI`.
+    Tridiag,
+    /// Symmetric eigendecomposition of the smaller Gram matrix (as `Tridiag`, plus
+    /// the eigenvectors).
     Gram,
     /// Thin SVD of `Xs` (slower; exact also for α far below the largest λ·1e-10).
     Svd,
@@ -376,7 +382,7 @@ impl ValidRidgeParams {
         }
         let par = self.par();
         let (a_n, t_n) = (p.alphas.len(), y.cols);
-        let design = Design::new(x, rows, p, par)?;
+        let design = Design::new(x, rows, p, par, matches!(p.cv, Cv::Loo))?;
         let yt = gather_y(y, rows);
         let out = design.sweep(yt.as_ref(), &p.alphas, matches!(p.cv, Cv::Loo));
         let (cv_mse, cv_r2) = match p.cv {
@@ -449,7 +455,7 @@ fn kfold<T: Element>(
             .copied()
             .collect();
         start += size;
-        let design = Design::new(x, &train, p, par)?;
+        let design = Design::new(x, &train, p, par, false)?;
         let out = design.sweep(gather_y(y, &train).as_ref(), &p.alphas, false);
         let pred = predict_cols(x, held, out.coef.as_ref(), &out.intercept, par);
         for t in 0..t_n {
@@ -502,6 +508,23 @@ enum Basis {
     },
     /// n > d: eigenvectors `V` (d × d) of `XsᵀXs` and `Z = Xs V = U S` (n × d).
     Primal { v: Mat<f64>, z: Mat<f64> },
+    /// n ≤ d, tridiagonal: `Wᵀ Xs Xsᵀ W = Q T Qᵀ`, `W` the first `m = n − 1`
+    /// columns of the reflection `refl` with an intercept (`m = n`, `W = I`
+    /// without). The first `m` columns of `bt` are `XsᵀW` (d × m); `p = W Q`
+    /// (n × m, LOO only).
+    TriDual {
+        bt: Mat<f64>,
+        tri: Tridiag,
+        refl: Option<Reflector>,
+        p: Option<Mat<f64>>,
+    },
+    /// n > d, tridiagonal: `XsᵀXs = Q T Qᵀ`; `a` is `Xs` (n × d), or `Y = Xs Q`
+    /// when `rotated` (LOO).
+    TriPrimal {
+        tri: Tridiag,
+        a: Mat<f64>,
+        rotated: bool,
+    },
     /// Thin SVD `Xs = U S Vᵀ`.
     Svd {
         u: Mat<f64>,
@@ -529,71 +552,220 @@ struct SweepOut {
     loo_mse: Option<Vec<Vec<f64>>>,
 }
 
-fn sym_eig(a: MatRef<'_, f64>, par: Par) -> Result<(Vec<f64>, Mat<f64>)> {
-    let n = a.nrows();
-    let mut s = faer::diag::Diag::<f64>::zeros(n);
-    let mut u = Mat::<f64>::zeros(n, n);
-    let req = self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default());
-    let mut buf = MemBuffer::new(req);
-    self_adjoint_evd(
-        a,
-        s.as_mut(),
-        Some(u.as_mut()),
-        par,
-        MemStack::new(&mut buf),
-        Default::default(),
-    )
-    .map_err(|e| {
+fn sym_eig(g: Mat<f64>, par: Par) -> Result<(Vec<f64>, Mat<f64>)> {
+    let n = g.nrows();
+    let (lam, u) = Tridiag::new(g, par).eigen(par).map_err(|e| {
         Error::LinearAlgebra(format!(
             "eigendecomposition of a {n} × {n} Gram matrix: {e:?}"
         ))
     })?;
-    let lam = s.column_vector().iter().map(|&l| l.max(0.0)).collect();
-    Ok((lam, u))
+    Ok((lam.into_iter().map(|l| l.max(0.0)).collect(), u))
+}
+
+/// Training-row means (zero without an intercept) and scales (one without
+/// standardisation) of the features.
+fn moments<T: Element>(x: &Matrix<T>, rows: &[usize], p: &RidgeParams) -> (Vec<f64>, Vec<f64>) {
+    let (n, d) = (rows.len(), x.cols);
+    let mut mean = vec![0.0; d];
+    for &r in rows {
+        for (m, v) in mean.iter_mut().zip(x.row(r)) {
+            *m += v.to_f64();
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut scale = vec![1.0; d];
+    if p.standardize {
+        let mut var = vec![0.0; d];
+        for &r in rows {
+            for ((v, m), s) in x.row(r).iter().zip(&mean).zip(var.iter_mut()) {
+                let c = v.to_f64() - m;
+                *s += c * c;
+            }
+        }
+        for ((s, v), m) in scale.iter_mut().zip(&var).zip(&mean) {
+            let sd = (v / n as f64).sqrt();
+            // A (numerically) constant feature keeps scale 1, as sklearn's StandardScaler.
+            *s = if sd > 10.0 * f64::EPSILON * m.abs().max(1.0) {
+                sd
+            } else {
+                1.0
+            };
+        }
+    }
+    if !p.fit_intercept {
+        mean.iter_mut().for_each(|m| *m = 0.0);
+    }
+    (mean, scale)
+}
+
+/// Runs `f(start, block)` on consecutive column blocks of `m` (64 wide), in
+/// parallel when `par` allows (element-wise work: the same result either way).
+fn for_col_blocks(m: &mut Mat<f64>, par: Par, f: impl Fn(usize, MatMut<'_, f64>) + Sync + Send) {
+    const WIDTH: usize = 64;
+    match par {
+        Par::Rayon(_) => m
+            .as_mut()
+            .par_col_chunks_mut(WIDTH)
+            .enumerate()
+            .for_each(|(b, chunk)| f(b * WIDTH, chunk)),
+        Par::Seq => {
+            let n = m.ncols();
+            for start in (0..n).step_by(WIDTH) {
+                f(start, m.as_mut().subcols_mut(start, WIDTH.min(n - start)));
+            }
+        }
+    }
+}
+
+/// `Xsᵀ` as a d × n column-major matrix: each training row is one contiguous column.
+fn design_t<T: Element>(
+    x: &Matrix<T>,
+    rows: &[usize],
+    mean: &[f64],
+    scale: &[f64],
+    par: Par,
+) -> Mat<f64> {
+    let mut xt = Mat::<f64>::zeros(x.cols, rows.len());
+    let unit = scale.iter().all(|&s| s == 1.0);
+    for_col_blocks(&mut xt, par, |start, mut block| {
+        for c in 0..block.ncols() {
+            let row = x.row(rows[start + c]);
+            let col = block
+                .rb_mut()
+                .col_mut(c)
+                .try_as_col_major_mut()
+                .expect("column");
+            let col = col.as_slice_mut();
+            if unit {
+                for ((o, v), m) in col.iter_mut().zip(row).zip(mean) {
+                    *o = v.to_f64() - m;
+                }
+            } else {
+                for (((o, v), m), s) in col.iter_mut().zip(row).zip(mean).zip(scale) {
+                    *o = (v.to_f64() - m) / s;
+                }
+            }
+        }
+    });
+    xt
+}
+
+/// `Xs` as an n × d column-major matrix (the layout in which faer's `XsᵀXs` and the
+/// right application of `Q` are fastest when n > d): a transposing copy, 64
+/// columns of the output at a time (in parallel when `par` allows), each filled
+/// in runs of 64 rows so that reads and writes stay in cache.
+fn design<T: Element>(
+    x: &Matrix<T>,
+    rows: &[usize],
+    mean: &[f64],
+    scale: &[f64],
+    par: Par,
+) -> Mat<f64> {
+    const RUN: usize = 64;
+    let (n, d) = (rows.len(), x.cols);
+    let mut a = Mat::<f64>::zeros(n, d);
+    for_col_blocks(&mut a, par, |j0, mut block| {
+        for start in (0..n).step_by(RUN) {
+            let run = &rows[start..n.min(start + RUN)];
+            for c in 0..block.ncols() {
+                let (j, m, s) = (j0 + c, mean[j0 + c], scale[j0 + c]);
+                let col = block
+                    .rb_mut()
+                    .col_mut(c)
+                    .try_as_col_major_mut()
+                    .expect("column");
+                let col = &mut col.as_slice_mut()[start..start + run.len()];
+                for (o, &r) in col.iter_mut().zip(run) {
+                    *o = (x.data[r * d + j].to_f64() - m) / s;
+                }
+            }
+        }
+    });
+    a
+}
+
+/// Lower triangle of `lhs · rhs` (symmetric by construction).
+fn gram_lower(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    let k = lhs.nrows();
+    let mut g = Mat::<f64>::zeros(k, k);
+    tri::matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        lhs,
+        BlockStructure::Rectangular,
+        rhs,
+        BlockStructure::Rectangular,
+        1.0,
+        par,
+    );
+    g
 }
 
 impl Design {
-    /// Centres (and scales) the training rows and decomposes them.
-    fn new<T: Element>(x: &Matrix<T>, rows: &[usize], p: &RidgeParams, par: Par) -> Result<Self> {
+    /// Centres (and scales) the training rows and decomposes them; `loo` prepares
+    /// the leave-one-out hat values too.
+    fn new<T: Element>(
+        x: &Matrix<T>,
+        rows: &[usize],
+        p: &RidgeParams,
+        par: Par,
+        loo: bool,
+    ) -> Result<Self> {
         let (n, d) = (rows.len(), x.cols);
-        // Xsᵀ as a d × n column-major matrix: each training row is one contiguous column.
-        let mut xt = Mat::<f64>::zeros(d, n);
-        let mut mean = vec![0.0; d];
-        for (c, &r) in rows.iter().enumerate() {
-            let col = xt.col_as_slice_mut(c);
-            for ((o, v), m) in col.iter_mut().zip(x.row(r)).zip(mean.iter_mut()) {
-                *o = v.to_f64();
-                *m += *o;
+        let (mean, scale) = moments(x, rows, p);
+        let done = |lam: Vec<f64>, basis: Basis| Self {
+            n,
+            mean: mean.clone(),
+            scale: scale.clone(),
+            fit_intercept: p.fit_intercept,
+            lam,
+            basis,
+            par,
+        };
+        let tridiag = matches!(p.solver, Solver::Auto | Solver::Tridiag);
+        if tridiag && n > d {
+            let mut a = design(x, rows, &mean, &scale, par);
+            let tri = Tridiag::new(gram_lower(a.transpose(), a.as_ref(), par), par);
+            if loo {
+                tri.apply_q_right(a.as_mut(), par);
             }
+            let basis = Basis::TriPrimal {
+                tri,
+                a,
+                rotated: loo,
+            };
+            return Ok(done(vec![], basis));
         }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-        let mut scale = vec![1.0; d];
-        if p.standardize {
-            let mut var = vec![0.0; d];
-            for c in 0..n {
-                for ((v, m), s) in xt.col_as_slice(c).iter().zip(&mean).zip(var.iter_mut()) {
-                    *s += (v - m) * (v - m);
+        let mut xt = design_t(x, rows, &mean, &scale, par);
+        if tridiag {
+            // With an intercept the centred rows sum to zero: rotate the constant
+            // direction onto the last coordinate and drop it (`Reflector`), so the
+            // intercept is handled exactly and `1 − h_i` needs no subtraction.
+            let refl = (p.fit_intercept && n > 1).then(|| Reflector::new(n));
+            let m = match &refl {
+                Some(r) => {
+                    r.apply_right(&mut xt, par);
+                    n - 1
                 }
-            }
-            for ((s, v), m) in scale.iter_mut().zip(&var).zip(&mean) {
-                let sd = (v / n as f64).sqrt();
-                // A (numerically) constant feature keeps scale 1, as sklearn's StandardScaler.
-                *s = if sd > 10.0 * f64::EPSILON * m.abs().max(1.0) {
-                    sd
-                } else {
-                    1.0
-                };
-            }
-        }
-        if !p.fit_intercept {
-            mean.iter_mut().for_each(|m| *m = 0.0);
-        }
-        if p.fit_intercept || p.standardize {
-            for c in 0..n {
-                for ((o, m), s) in xt.col_as_slice_mut(c).iter_mut().zip(&mean).zip(&scale) {
-                    *o = (*o - m) / s;
+                None => n,
+            };
+            let bt = xt.as_ref().subcols(0, m);
+            let tri = Tridiag::new(gram_lower(bt.transpose(), bt, par), par);
+            let p_mat = loo.then(|| {
+                let q = tri.form_q(par);
+                match &refl {
+                    Some(r) => r.w(&q),
+                    None => q,
                 }
-            }
+            });
+            let basis = Basis::TriDual {
+                bt: xt,
+                tri,
+                refl,
+                p: p_mat,
+            };
+            return Ok(done(vec![], basis));
         }
         let (lam, basis) = match p.solver {
             Solver::Svd => {
@@ -601,12 +773,15 @@ impl Design {
                 let mut s = faer::diag::Diag::<f64>::zeros(k);
                 let mut u = Mat::<f64>::zeros(n, k);
                 let mut v = Mat::<f64>::zeros(d, k);
+                // Sequential: faer's parallel SVD splits work by the thread count (its
+                // bidiagonalisation sums per-thread partial products), which changes the
+                // rounding. The SVD route is the slow cross-check anyway.
                 let req = svd_scratch::<f64>(
                     n,
                     d,
                     ComputeSvdVectors::Thin,
                     ComputeSvdVectors::Thin,
-                    par,
+                    Par::Seq,
                     Default::default(),
                 );
                 let mut buf = MemBuffer::new(req);
@@ -615,7 +790,7 @@ impl Design {
                     s.as_mut(),
                     Some(u.as_mut()),
                     Some(v.as_mut()),
-                    par,
+                    Par::Seq,
                     MemStack::new(&mut buf),
                     Default::default(),
                 )
@@ -623,19 +798,8 @@ impl Design {
                 let s: Vec<f64> = s.column_vector().iter().copied().collect();
                 (s.iter().map(|v| v * v).collect(), Basis::Svd { u, s, v })
             }
-            Solver::Auto | Solver::Gram if n <= d => {
-                let mut k = Mat::<f64>::zeros(n, n);
-                tri::matmul(
-                    k.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Replace,
-                    xt.transpose(),
-                    BlockStructure::Rectangular,
-                    xt.as_ref(),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    par,
-                );
+            Solver::Gram if n <= d => {
+                let mut k = gram_lower(xt.transpose(), xt.as_ref(), par);
                 // With an intercept the constant vector 1 is in the null space of the
                 // centred Gram matrix, together with any other null directions (for
                 // example repeated rows). Adding c·11ᵀ with c·n = 2·trace + 1 lifts it
@@ -652,7 +816,7 @@ impl Design {
                         }
                     }
                 }
-                let (mut lam, u) = sym_eig(k.as_ref(), par)?;
+                let (mut lam, u) = sym_eig(k, par)?;
                 let skip = p.fit_intercept.then(|| {
                     (0..n)
                         .map(|j| (j, u.col_as_slice(j).iter().sum::<f64>().abs()))
@@ -664,21 +828,9 @@ impl Design {
                 }
                 (lam, Basis::Dual { xt, u, skip })
             }
-            Solver::Auto | Solver::Gram => {
-                let mut g = Mat::<f64>::zeros(d, d);
-                tri::matmul(
-                    g.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Replace,
-                    xt.as_ref(),
-                    BlockStructure::Rectangular,
-                    xt.transpose(),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    par,
-                );
-                let (lam, v) = sym_eig(g.as_ref(), par)?;
-                drop(g);
+            Solver::Gram | Solver::Auto | Solver::Tridiag => {
+                let g = gram_lower(xt.as_ref(), xt.transpose(), par);
+                let (lam, v) = sym_eig(g, par)?;
                 let mut z = Mat::<f64>::zeros(n, d);
                 matmul(
                     z.as_mut(),
@@ -691,15 +843,7 @@ impl Design {
                 (lam, Basis::Primal { v, z })
             }
         };
-        Ok(Self {
-            n,
-            mean,
-            scale,
-            fit_intercept: p.fit_intercept,
-            lam,
-            basis,
-            par,
-        })
+        Ok(done(lam, basis))
     }
 
     /// Coefficients for every α and target, and (when `loo`) the mean squared
@@ -721,7 +865,7 @@ impl Design {
         let k = lam.len();
         let c_n = a_n * t_n;
         // Column a·T + t of every n × (A·T) or k × (A·T) matrix below is (α_a, target t).
-        let (coef_s, resid, one_minus_h) = match &self.basis {
+        let (coef_s, loo_parts) = match &self.basis {
             Basis::Dual { xt, u, skip } => {
                 let mut q = Mat::<f64>::zeros(k, t_n);
                 matmul(
@@ -785,11 +929,7 @@ impl Design {
                     );
                     (resid, omh)
                 });
-                (
-                    coef,
-                    loo_parts.as_ref().map(|p| p.0.clone()),
-                    loo_parts.map(|p| p.1),
-                )
+                (coef, loo_parts)
             }
             Basis::Primal { v, z } => {
                 let mut q = Mat::<f64>::zeros(k, t_n);
@@ -833,11 +973,86 @@ impl Design {
                     let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - h[(i, a)]);
                     (resid, omh)
                 });
-                (
-                    coef,
-                    loo_parts.as_ref().map(|p| p.0.clone()),
-                    loo_parts.map(|p| p.1),
-                )
+                (coef, loo_parts)
+            }
+            Basis::TriDual { bt, tri, refl, p } => {
+                let m = tri.dim();
+                // r = Qᵀ Wᵀ yc, S = (T + αI)⁻¹ r for every (α, target), then Q S.
+                let mut r = match refl {
+                    Some(w) => w.wt(yc.as_ref()),
+                    None => yc.clone(),
+                };
+                tri.apply_qt(r.as_mut(), par);
+                let ldl: Vec<Ldl> = alphas.iter().map(|&a| tri.ldl(a)).collect();
+                let mut qs = solve_all(&ldl, r.as_ref(), m);
+                tri.apply_q(qs.as_mut(), par);
+                // Dual coefficients a(α) = (Xs Xsᵀ + αI)⁻¹ yc = W Q S, β = Xsᵀ a = (XsᵀW) Q S.
+                let dual = match refl {
+                    Some(w) => w.w(&qs),
+                    None => qs.clone(),
+                };
+                let mut coef = Mat::<f64>::zeros(bt.nrows(), c_n);
+                matmul(
+                    coef.as_mut(),
+                    Accum::Replace,
+                    bt.as_ref().subcols(0, m),
+                    qs.as_ref(),
+                    1.0,
+                    par,
+                );
+                let loo_parts = loo.then(|| {
+                    // e = yc − ŷ = α a(α) and 1 − h_i = α p_iᵀ(T + αI)⁻¹p_i (p_i the rows
+                    // of W Q; the intercept's 1/n is already out): no subtraction.
+                    let p = p.as_ref().expect("the design was prepared for LOO");
+                    let qf = quad_forms(p.as_ref(), &ldl, par);
+                    let resid = Mat::<f64>::from_fn(n, c_n, |i, c| alphas[c / t_n] * dual[(i, c)]);
+                    let omh = Mat::<f64>::from_fn(n, a_n, |i, a| alphas[a] * qf[(i, a)]);
+                    (resid, omh)
+                });
+                (coef, loo_parts)
+            }
+            Basis::TriPrimal { tri, a, rotated } => {
+                let m = tri.dim();
+                // r = Qᵀ Xsᵀ yc (= Yᵀ yc once a holds Y = Xs Q).
+                let mut r = Mat::<f64>::zeros(m, t_n);
+                matmul(
+                    r.as_mut(),
+                    Accum::Replace,
+                    a.transpose(),
+                    yc.as_ref(),
+                    1.0,
+                    par,
+                );
+                if !rotated {
+                    tri.apply_qt(r.as_mut(), par);
+                }
+                let ldl: Vec<Ldl> = alphas.iter().map(|&a| tri.ldl(a)).collect();
+                let s = solve_all(&ldl, r.as_ref(), m);
+                // β = (XsᵀXs + αI)⁻¹ Xsᵀ yc = Q S.
+                let mut coef = s.clone();
+                tri.apply_q(coef.as_mut(), par);
+                let loo_parts = loo.then(|| {
+                    assert!(*rotated, "the design was prepared for LOO");
+                    // e = yc − Xs β = yc − Y S; h_i = 1/n + y_iᵀ(T + αI)⁻¹y_i.
+                    let mut resid = Mat::<f64>::from_fn(n, c_n, |i, c| yc[(i, c % t_n)]);
+                    matmul(
+                        resid.as_mut(),
+                        Accum::Add,
+                        a.as_ref(),
+                        s.as_ref(),
+                        -1.0,
+                        par,
+                    );
+                    let qf = quad_forms(a.as_ref(), &ldl, par);
+                    let base = if self.fit_intercept {
+                        1.0 / n as f64
+                    } else {
+                        0.0
+                    };
+                    let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - qf[(i, a)]);
+                    (resid, omh)
+                });
+                (coef, loo_parts)
             }
             Basis::Svd { u, s, v } => {
                 let mut q = Mat::<f64>::zeros(k, t_n);
@@ -884,13 +1099,10 @@ impl Design {
                     let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - h[(i, a)]);
                     (resid, omh)
                 });
-                (
-                    coef,
-                    loo_parts.as_ref().map(|p| p.0.clone()),
-                    loo_parts.map(|p| p.1),
-                )
+                (coef, loo_parts)
             }
         };
+        let (resid, one_minus_h) = loo_parts.unzip();
         let loo_mse = match (resid, one_minus_h) {
             (Some(e), Some(omh)) => Some(
                 (0..a_n)
@@ -923,6 +1135,20 @@ impl Design {
             loo_mse,
         }
     }
+}
+
+/// `S[:, a·T + t] = (T + α_a I)⁻¹ r[:, t]` (`m × (A·T)`).
+fn solve_all(ldl: &[Ldl], r: MatRef<'_, f64>, m: usize) -> Mat<f64> {
+    let t_n = r.ncols();
+    let mut s = Mat::<f64>::zeros(m, ldl.len() * t_n);
+    for c in 0..ldl.len() * t_n {
+        let col = s.col_as_slice_mut(c);
+        for (i, o) in col.iter_mut().enumerate() {
+            *o = r[(i, c % t_n)];
+        }
+        ldl[c / t_n].solve(col);
+    }
+    s
 }
 
 /// `h[i, a] = Σ_j L_ij² W_ja`, in blocks of rows so that `L∘L` is never held whole.

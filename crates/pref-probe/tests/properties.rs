@@ -32,23 +32,25 @@ fn fit(x: &Matrix<f64>, y: &Matrix<f64>, p: RidgeParams) -> pref_probe::RidgeCv 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
-    fn gram_and_svd_routes_agree(n in 3usize..40, d in 1usize..40, seed in 0u64..1000,
+    fn tridiag_gram_and_svd_routes_agree(n in 3usize..40, d in 1usize..40, seed in 0u64..1000,
                                  standardize: bool, fit_intercept: bool) {
         let (x, y) = random(n, d, 2, seed);
         let base = RidgeParams { standardize, fit_intercept, ..RidgeParams::default() };
-        let g = fit(&x, &y, RidgeParams { solver: Solver::Gram, ..base.clone() });
-        let s = fit(&x, &y, RidgeParams { solver: Solver::Svd, ..base });
-        for a in 0..g.alphas.len() {
-            for t in 0..2 {
-                let (cg, cs) = (g.cv_mse[a][t], s.cv_mse[a][t]);
-                prop_assert!((cg - cs).abs() <= 1e-7 * (1.0 + cs.abs()), "LOO {cg} vs {cs}");
-            }
-            let (mg, ms) = (g.model(a), s.model(a));
-            for t in 0..2 {
-                for (u, v) in mg.coef[t].iter().zip(&ms.coef[t]) {
-                    prop_assert!((u - v).abs() <= 1e-7 * (1.0 + v.abs()), "coef {u} vs {v}");
+        let s = fit(&x, &y, RidgeParams { solver: Solver::Svd, ..base.clone() });
+        for solver in [Solver::Tridiag, Solver::Gram] {
+            let g = fit(&x, &y, RidgeParams { solver, ..base.clone() });
+            for a in 0..g.alphas.len() {
+                for t in 0..2 {
+                    let (cg, cs) = (g.cv_mse[a][t], s.cv_mse[a][t]);
+                    prop_assert!((cg - cs).abs() <= 1e-7 * (1.0 + cs.abs()), "LOO {cg} vs {cs}");
                 }
-                prop_assert!((mg.intercept[t] - ms.intercept[t]).abs() <= 1e-6 * (1.0 + ms.intercept[t].abs()));
+                let (mg, ms) = (g.model(a), s.model(a));
+                for t in 0..2 {
+                    for (u, v) in mg.coef[t].iter().zip(&ms.coef[t]) {
+                        prop_assert!((u - v).abs() <= 1e-7 * (1.0 + v.abs()), "coef {u} vs {v}");
+                    }
+                    prop_assert!((mg.intercept[t] - ms.intercept[t]).abs() <= 1e-6 * (1.0 + ms.intercept[t].abs()));
+                }
             }
         }
     }
@@ -64,7 +66,7 @@ fn closed_form_loo_equals_loop_with_repeated_rows() {
     for i in 0..25 {
         x.data[i * 40 + 5] = 2.5;
     }
-    for solver in [Solver::Gram, Solver::Svd] {
+    for solver in [Solver::Tridiag, Solver::Gram, Solver::Svd] {
         let loo = fit(
             &x,
             &y,
@@ -93,47 +95,109 @@ fn closed_form_loo_equals_loop_with_repeated_rows() {
 }
 
 #[test]
-fn identical_results_for_any_thread_count() {
-    for (n, d) in [(300, 700), (700, 300)] {
-        let (x, y) = random(n, d, 2, 11);
-        let split = Split::random(n, 0.2, 5).unwrap();
-        let run = |threads: usize, parallel: bool| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let p = RidgeParams {
-                    parallel,
-                    ..RidgeParams::default()
-                }
-                .check()
-                .unwrap();
-                let s = probe_study(
-                    &p,
+fn tiny_training_folds_agree_across_solvers() {
+    // k-fold training sets of one and two rows (nothing or a single direction
+    // left after centring) and a single feature: the tridiagonal route's edge cases.
+    for (n, d) in [(3, 1), (3, 8), (4, 2), (5, 1)] {
+        let (x, y) = random(n, d, 1, 3);
+        for (cv, fit_intercept) in [
+            (Cv::KFold(2), true),
+            (Cv::KFold(n), true),
+            (Cv::KFold(2), false),
+            (Cv::Loo, true),
+        ] {
+            let base = RidgeParams {
+                cv,
+                fit_intercept,
+                ..RidgeParams::default()
+            };
+            let s = fit(
+                &x,
+                &y,
+                RidgeParams {
+                    solver: Solver::Svd,
+                    ..base.clone()
+                },
+            );
+            for solver in [Solver::Tridiag, Solver::Gram] {
+                let g = fit(
                     &x,
                     &y,
-                    &split,
-                    &Baselines {
-                        shuffle: Some(Shuffle::Seed(1)),
-                        random_seed: Some(2),
+                    RidgeParams {
+                        solver,
+                        ..base.clone()
                     },
-                )
-                .unwrap();
-                (format!("{:?}", s.targets), s.fit.best_model())
-            })
-        };
-        let reference = run(1, false);
-        for threads in [1, 2, 3] {
-            let r = run(threads, true);
-            assert_eq!(
-                r.0, reference.0,
-                "{n}×{d}, {threads} threads: reports differ"
-            );
-            assert_eq!(
-                r.1, reference.1,
-                "{n}×{d}, {threads} threads: models differ"
-            );
+                );
+                for a in 0..g.alphas.len() {
+                    let (cg, cs) = (g.cv_mse[a][0], s.cv_mse[a][0]);
+                    assert!(
+                        (cg - cs).abs() <= 1e-9 * (1.0 + cs.abs()),
+                        "{n}×{d} {cv:?} {solver:?}: CV {cg} vs {cs}"
+                    );
+                    for (u, v) in g.model(a).coef[0].iter().zip(&s.model(a).coef[0]) {
+                        assert!((u - v).abs() <= 1e-9 * (1.0 + v.abs()), "coef {u} vs {v}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn identical_results_for_any_thread_count() {
+    // Large enough that every parallel path is taken (Householder applications to
+    // more than one 128-column block, several 256-row blocks of LOO forms, faer's
+    // parallel products); faer's own parallel tridiagonalisation, bidiagonalisation
+    // and Householder splits would make these differ, so the crate avoids them.
+    // The default solver runs the whole study (with both baselines), the others
+    // the fit.
+    for solver in [Solver::Tridiag, Solver::Gram, Solver::Svd] {
+        for (n, d) in [(400, 600), (650, 300)] {
+            let (x, y) = random(n, d, 2, 11);
+            let split = Split::random(n, 0.2, 5).unwrap();
+            let run = |threads: usize, parallel: bool| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let p = RidgeParams {
+                        parallel,
+                        solver,
+                        ..RidgeParams::default()
+                    }
+                    .check()
+                    .unwrap();
+                    if solver != Solver::Tridiag {
+                        let fit = p.fit_rows(&x, &y, &split.train).unwrap();
+                        return (format!("{:?}", fit.cv_mse), fit.best_model());
+                    }
+                    let s = probe_study(
+                        &p,
+                        &x,
+                        &y,
+                        &split,
+                        &Baselines {
+                            shuffle: Some(Shuffle::Seed(1)),
+                            random_seed: Some(2),
+                        },
+                    )
+                    .unwrap();
+                    (format!("{:?}", s.targets), s.fit.best_model())
+                })
+            };
+            let reference = run(1, false);
+            for threads in [1, 2, 3] {
+                let r = run(threads, true);
+                assert_eq!(
+                    r.0, reference.0,
+                    "{n}×{d} {solver:?}, {threads} threads: reports differ"
+                );
+                assert_eq!(
+                    r.1, reference.1,
+                    "{n}×{d} {solver:?}, {threads} threads: models differ"
+                );
+            }
         }
     }
 }

@@ -168,7 +168,7 @@ fn sweep_matches_sklearn_for_wide_and_tall_f64_and_f32() {
     let r = reference();
     for name in ["wide_f64", "tall_f64", "wide_f32", "tall_f32", "multi_f64"] {
         let case = load(name);
-        for solver in [Solver::Gram, Solver::Svd] {
+        for solver in [Solver::Tridiag, Solver::Gram, Solver::Svd] {
             let what = format!("{name} {solver:?}");
             check_block(&case, &params(Cv::Loo, solver), &r[name], 1e-8, &what);
         }
@@ -207,7 +207,7 @@ fn standardized_and_no_intercept_match_sklearn() {
     let r = reference();
     for name in ["wide_f64", "tall_f64", "tall_f32"] {
         let case = load(name);
-        for solver in [Solver::Gram, Solver::Svd] {
+        for solver in [Solver::Tridiag, Solver::Gram, Solver::Svd] {
             let p = RidgeParams {
                 standardize: true,
                 ..params(Cv::Loo, solver)
@@ -275,7 +275,7 @@ fn kfold_matches_cross_val_score() {
     for name in ["wide_f64", "tall_f64", "wide_f32", "tall_f32"] {
         let case = load(name);
         let kf = &r[name]["kfold5"];
-        for solver in [Solver::Gram, Solver::Svd] {
+        for solver in [Solver::Tridiag, Solver::Gram, Solver::Svd] {
             let fit = params(Cv::KFold(5), solver)
                 .check()
                 .unwrap()
