@@ -347,3 +347,115 @@ fn prefix_shared_scoring_agrees_with_unshared() {
         "shared and unshared scoring differ by {worst} nats per token"
     );
 }
+
+/// A judging-style prompt: a long shared article (several prompt blocks), then a tail.
+fn judged(tail: &str) -> Vec<Message> {
+    let article = "The city council voted on Tuesday to turn the disused railway line between \
+        the old mill and the harbour into a cycle path. Residents had campaigned for six years; \
+        the plan will cost 2.4 million pounds, half of it from a national fund, and the first \
+        section is due to open next spring. Opponents said the money should repair roads first. "
+        .repeat(4);
+    vec![
+        Message::system("You are a careful judge of summaries."),
+        Message::user(format!(
+            "Article:\n{article}\n\n{tail}\nWhich summary is better? Answer A or B."
+        )),
+    ]
+}
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn results_do_not_depend_on_earlier_requests() {
+    for model in ["default", "gemma-3-270m"] {
+        history_independence(model);
+    }
+}
+
+fn history_independence(model: &str) {
+    // The worker keeps the KV cells of the previous prompt's whole blocks and
+    // decodes only from the first block that differs. Every answer must be the
+    // same bits as the first request of a freshly loaded model (nothing reused).
+    let rt = rt();
+    let opts = vec!["A".to_string(), "B".to_string()];
+    let p1 = judged("Summary A: The council approved a cycle path.\nSummary B: Roads come first.");
+    let p2 = judged("Summary A: Roads come first.\nSummary B: The council approved a cycle path.");
+    let greedy = SamplingParams {
+        max_tokens: 8,
+        logprobs: true,
+        ..SamplingParams::default()
+    };
+    let fresh = || LlamaLm::load(LlamaConfig::for_model(model)).unwrap();
+    let want_choice = rt.block_on(fresh().choice_logprobs(&p2, &opts)).unwrap();
+    let want_score = rt.block_on(fresh().score(&p2, "A, because")).unwrap();
+    let want_gen = rt.block_on(fresh().generate(&p2, &greedy)).unwrap();
+
+    let lm = fresh();
+    // History: another prompt with the same article, a generation that leaves its
+    // tokens in the cache, an unrelated short prompt, then the article again.
+    rt.block_on(lm.choice_logprobs(&p1, &opts)).unwrap();
+    rt.block_on(lm.generate(&p1, &greedy)).unwrap();
+    let c = rt.block_on(lm.choice_logprobs(&p2, &opts)).unwrap();
+    assert_eq!(bits(&c.logprobs), bits(&want_choice.logprobs), "{model}");
+    rt.block_on(lm.choice_logprobs(&ask(QUESTION), &opts))
+        .unwrap();
+    rt.block_on(lm.choice_logprobs(&p1, &opts)).unwrap();
+    let s = rt.block_on(lm.score(&p2, "A, because")).unwrap();
+    assert_eq!(bits(&s.token_logprobs), bits(&want_score.token_logprobs));
+    let g = rt.block_on(lm.generate(&p2, &greedy)).unwrap();
+    assert_eq!(g.text, want_gen.text);
+    let lp = |g: &pref_llm::Completion| {
+        g.logprobs
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|t| t.logprob)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&lp(&g)), bits(&lp(&want_gen)));
+    // The same prompt twice in a row (everything but the last block reused).
+    let again = rt.block_on(lm.choice_logprobs(&p2, &opts)).unwrap();
+    assert_eq!(bits(&again.logprobs), bits(&want_choice.logprobs));
+}
+
+#[test]
+fn prompt_blocks_give_the_bits_of_one_call() {
+    // llama.cpp computes a row differently in calls of a few rows (measured: calls
+    // of 1–4 rows moved SmolLM2's and Gemma's label log-probs by up to 0.2 nats),
+    // so the last block takes the remainder and no call has fewer than
+    // `prompt_block` rows. Then blocks of 8, 32 or one call for the whole prompt
+    // (4096) give the same bits, on a long prompt (several blocks plus a
+    // remainder) and a short one, on both models.
+    let rt = rt();
+    let opts = vec!["A".to_string(), "B".to_string()];
+    let long =
+        judged("Summary A: The council approved a cycle path.\nSummary B: Roads come first.");
+    let short = ask(QUESTION);
+    for model in ["default", "gemma-3-270m"] {
+        let mut seen: Option<Vec<u64>> = None;
+        for block in [8, 32, 4096] {
+            let lm = LlamaLm::load(LlamaConfig {
+                prompt_block: block,
+                ..LlamaConfig::for_model(model)
+            })
+            .unwrap();
+            assert!(lm.id().to_string().contains(&format!("split=block{block}")));
+            let mut b = Vec::new();
+            for prompt in [&long, &short] {
+                let c = rt.block_on(lm.choice_logprobs(prompt, &opts)).unwrap();
+                b.extend(bits(&c.logprobs));
+            }
+            match &seen {
+                Some(s) => assert_eq!(&b, s, "{model}, block {block}"),
+                None => seen = Some(b),
+            }
+        }
+    }
+    let bad = LlamaLm::load(LlamaConfig {
+        prompt_block: 0,
+        ..LlamaConfig::default()
+    });
+    assert!(matches!(bad, Err(e) if e.to_string().contains("prompt_block")));
+}
