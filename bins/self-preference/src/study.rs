@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use pref_data::loaders::{load_tasks, Source};
 use pref_data::{record_id, RecordLog, RunDir, Task};
 use pref_llm::{CachedModel, LanguageModel, Message, ModelCache, ModelSpec, SamplingParams};
+use pref_report::progress;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -234,7 +234,10 @@ pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
     )
 }
 
-/// Every question of a run, judge by judge, task by task.
+/// Every question of a run, judge by judge, task by task. Within one judge and
+/// task, questions that show the same output first follow each other: the
+/// embedded backend then reuses the prompt's KV cells up to the end of that
+/// output and decodes only the second one (see `pref_llm::llama`).
 pub fn plan(cfg: &Config, n_tasks: usize) -> Vec<Job> {
     let n = cfg.authors.len();
     let mut jobs = Vec::new();
@@ -243,6 +246,7 @@ pub fn plan(cfg: &Config, n_tasks: usize) -> Vec<Job> {
             continue;
         }
         for task in 0..n_tasks {
+            let start = jobs.len();
             for x in 0..n {
                 for y in x + 1..n {
                     let own = x == j || y == j;
@@ -267,6 +271,11 @@ pub fn plan(cfg: &Config, n_tasks: usize) -> Vec<Job> {
                     }
                 }
             }
+            // Stable: ties keep the pair order.
+            jobs[start..].sort_by_key(|job| {
+                let first = if job.forward { job.x } else { job.y };
+                (job.question == Question::Recognition, first)
+            });
         }
     }
     jobs
@@ -330,18 +339,6 @@ impl Models {
             (m + s.made, c + s.cached)
         })
     }
-}
-
-/// A progress bar (hidden when stderr is not a terminal).
-pub fn progress(n: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(n);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
 }
 
 fn output_id(author: &Author, item: &Item) -> String {
@@ -705,6 +702,34 @@ mod tests {
             .iter()
             .filter(|j| j.question == Question::Recognition)
             .all(|j| j.x == j.judge || j.y == j.judge));
+        // Questions showing the same output first are consecutive (prefix reuse),
+        // and every (pair, order, question) appears once.
+        let key = |j: &Job| {
+            let first = if j.forward { j.x } else { j.y };
+            (j.judge, j.task, j.question == Question::Recognition, first)
+        };
+        let mut runs: Vec<_> = jobs.iter().map(key).collect();
+        runs.dedup();
+        let mut distinct = runs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(runs.len(), distinct.len(), "{runs:?}");
+        let mut ids: Vec<_> = jobs
+            .iter()
+            .map(|j| {
+                (
+                    j.judge,
+                    j.task,
+                    j.x,
+                    j.y,
+                    j.forward,
+                    j.question == Question::Recognition,
+                )
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), jobs.len());
     }
 
     #[test]

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::{Answer, Config, ItemKind};
-use crate::study::{draw_items, progress, runtime, template_name, Fit, Item, Model};
+use crate::study::{draw_items, runtime, template_name, Fit, Item, Model};
+use pref_report::progress;
 
 /// One rating of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

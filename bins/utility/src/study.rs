@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use pref_data::loaders::{load_tasks, Source};
 use pref_data::{Comparison, Order, PairCounts, RecordLog, RunDir, Task};
 use pref_llm::{CachedModel, LanguageModel, Message, ModelCache};
+use pref_report::progress;
 use pref_utility::{
     aggregate_comparisons_with, position_bias, ActiveLearningParams, FittedThurstonian, PairData,
     SeMethod, ThurstonianParams,
@@ -247,18 +247,6 @@ pub fn load_model(cfg: &Config) -> Result<Model> {
         cfg.model.load()?,
         Arc::new(ModelCache::open_default()?),
     ))
-}
-
-/// A progress bar (hidden when stderr is not a terminal).
-pub fn progress(n: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(n);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
 }
 
 /// The model type every study function takes.

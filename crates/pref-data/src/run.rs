@@ -86,7 +86,7 @@ impl RunDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        PathBuf::from("runs").join(study).join(stamp.to_string())
+        Self::path_for(Path::new("runs"), study, &stamp.to_string())
     }
 
     /// Conventional location: `<base>/<study>/<run_id>`.

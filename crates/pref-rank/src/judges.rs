@@ -356,11 +356,7 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
         for &i in idx {
             let d = &decisions[i];
             let q = clusters.of[i];
-            let first_score = match d.winner {
-                Winner::A => 1.0,
-                Winner::B => 0.0,
-                Winner::Tie => 0.5,
-            };
+            let first_score = crate::elo::score_a(d.winner);
             ties += usize::from(d.winner == Winner::Tie);
             Ratio::push(&mut first, q, first_score, 1.0);
             let (lo, hi) = if d.model_a <= d.model_b {

@@ -9,6 +9,7 @@ pub mod heatmap;
 pub mod html;
 pub mod line;
 pub mod markdown;
+pub mod progress;
 mod render;
 pub mod scatter;
 
@@ -19,5 +20,6 @@ pub use heatmap::{ColorScale, Heatmap};
 pub use html::{escape_html, index_html, markdown_to_html, write_index};
 pub use line::{LineChart, Series};
 pub use markdown::{Cell, Report, Table};
+pub use progress::progress;
 pub use render::{Chart, Rendered};
 pub use scatter::{ols_line, OlsLine, Scatter};
