@@ -281,6 +281,7 @@ fn openai_backend_against_llama_cpp_server_gives_the_embedded_answers() {
             "the same questions (record ids)"
         );
         let mut complete = 0;
+        let mut max_diff: f64 = 0.0;
         for (id, v) in &lr {
             let w = &rr[id];
             if answer == "text" {
@@ -299,9 +300,11 @@ fn openai_backend_against_llama_cpp_server_gives_the_embedded_answers() {
             }
             // The server reports the top 20 alternatives only; a label outside
             // them gets OpenAI's -9999 marker. Where both labels are present the
-            // log-probs agree to llama.cpp's numerical noise (the pref-llm server
-            // test measures at most 2e-4 nats); where one is missing, it is the
-            // less likely label on the embedded model too.
+            // log-probs agree to ~2e-4 nats (the server's float softmax; the
+            // pref-llm server test measures the same): the test server decodes
+            // every prompt alone and in one call (`LocalServer`), as the embedded
+            // backend's blocks amount to. Where one is missing, it is the less
+            // likely label on the embedded model too.
             let get = |x: &Value, f: &str| x[f].as_f64().unwrap();
             let missing = |f: &str| get(w, f) <= -9999.0;
             match (missing("logprob_a"), missing("logprob_b")) {
@@ -309,7 +312,8 @@ fn openai_backend_against_llama_cpp_server_gives_the_embedded_answers() {
                     complete += 1;
                     for f in ["logprob_a", "logprob_b"] {
                         let (x, y) = (get(v, f), get(w, f));
-                        assert!((x - y).abs() < 5e-3, "{id} {f}: {x} vs {y}");
+                        max_diff = max_diff.max((x - y).abs());
+                        assert!((x - y).abs() < 2e-3, "{id} {f}: {x} vs {y}");
                     }
                     assert_eq!(v["choice"], w["choice"], "{id}");
                 }
@@ -319,7 +323,7 @@ fn openai_backend_against_llama_cpp_server_gives_the_embedded_answers() {
             }
         }
         eprintln!(
-            "{answer}: {complete} of {} records agree exactly (log-probs: both labels in the top 20; text: identical)",
+            "{answer}: {complete} of {} records agree exactly (log-probs: both labels in the top 20, max |Δ| {max_diff:.2e} nats; text: identical)",
             lr.len()
         );
     }

@@ -4,7 +4,12 @@
 //!
 //! `cargo xtask setup` installs the pinned wheel into
 //! [`pref_data::paths::xllamacpp_venv`]. The server runs with the embedded
-//! backend's determinism settings (flash attention off, F32 K/V cache); the
+//! backend's determinism settings (flash attention off, F32 K/V cache) and so
+//! that no answer depends on other requests: one slot (requests queue), no
+//! prompt cache, and each prompt decoded in one call of up to 4096 tokens.
+//! llama.cpp computes a row with other kernels in a decode call of only a few
+//! rows, so a server batching concurrent requests or resuming cached prompts
+//! answers with log-probs that move by up to ~0.1 nats from run to run. The
 //! child exits when its standard input closes, so it never outlives its parent,
 //! and [`LocalServer`] kills and reaps it on drop.
 

@@ -16,10 +16,21 @@ import xllamacpp as x
 p = x.CommonParams()
 p.model.path = sys.argv[1]
 p.port = 0
-p.n_parallel = 4
-p.n_ctx = 4 * 4096
 p.cpuparams.n_threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 p.cpuparams_batch.n_threads = p.cpuparams.n_threads
+# Every answer must not depend on which requests came before or alongside it.
+# llama.cpp computes a row with other kernels when it sits in a decode call of
+# only a few rows, which moves log-probs by up to ~0.1 nats; a server that
+# batches concurrent requests together or resumes a prompt from its cache
+# decodes calls whose sizes depend on timing. So: one slot, no prompt cache
+# (each prompt decoded from position 0) and the whole prompt in one call, as
+# the embedded backend's fixed 32-token blocks give the same bits as one call.
+p.n_parallel = 1
+p.cache_prompt = False
+p.cache_ram_mib = 0
+p.n_ctx = 4096
+p.n_batch = p.n_ctx
+p.n_ubatch = p.n_ctx
 # The embedded backend's determinism settings (DESIGN §3): flash attention off
 # (the default is auto), F32 K/V cache (the default is F16).
 p.flash_attn_type = x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
