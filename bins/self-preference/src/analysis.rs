@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use pref_data::{RecordLog, RunDir, Winner};
 use pref_rank::judges::{
-    against_reference, analyze, judge_ratings, read_judge_decisions, self_bias,
-    JudgeAnalysisParams, JudgeDecision,
+    against_reference, analyze, judge_point_ratings, judge_ratings, read_judge_decisions,
+    self_bias, JudgeAnalysisParams, JudgeDecision,
 };
 use serde_json::{json, Value};
 
@@ -59,29 +59,6 @@ fn win_share(decisions: &[JudgeDecision], judge: &str, author: &str) -> f64 {
     }
 }
 
-/// Share of `judge`'s recognition decisions on its own output against
-/// `other`'s where it picked its own (ties ½); NaN when there are none.
-fn recognition_share(decisions: &[JudgeDecision], judge: &str, other: &str) -> f64 {
-    let (mut right, mut n) = (0.0, 0usize);
-    for d in decisions.iter().filter(|d| {
-        d.judge == judge
-            && ((d.model_a == judge && d.model_b == other)
-                || (d.model_b == judge && d.model_a == other))
-    }) {
-        n += 1;
-        right += match d.winner_model() {
-            Some(w) if w == judge => 1.0,
-            Some(_) => 0.0,
-            None => 0.5,
-        };
-    }
-    if n == 0 {
-        f64::NAN
-    } else {
-        right / n as f64
-    }
-}
-
 /// Every measure, as the JSON `results.json` holds. `authors` fixes the
 /// heatmaps' column order; `unparseable` is `{judge: {question: count}}`.
 pub fn measures(
@@ -98,8 +75,12 @@ pub fn measures(
     let a = analyze(preference, params)?;
     let mut out = serde_json::to_value(&a)?;
     let judges: Vec<String> = a.judges.keys().cloned().collect();
-    if !recognition.is_empty() {
-        let r = analyze(recognition, params)?;
+    let recog = if recognition.is_empty() {
+        None
+    } else {
+        Some(analyze(recognition, params)?)
+    };
+    if let Some(r) = &recog {
         for (j, s) in &r.judges {
             out["judges"][j]["recognition"] = json!(s.self_preference);
             out["judges"][j]["recognition_prob"] = json!(s.self_preference_prob);
@@ -121,18 +102,19 @@ pub fn measures(
                 .collect()
         })
         .collect();
+    // Recognition cell (j, x): share of j's "which did you write?" decisions
+    // between its own output and x's where it picked its own (ties ½): the
+    // recognition analysis' win rate of j against x.
     let recog_grid: Vec<Vec<f64>> = judges
         .iter()
         .map(|j| {
+            let vs = recog
+                .as_ref()
+                .and_then(|r| r.judges.get(j))
+                .map(|s| &s.win_rate_vs);
             authors
                 .iter()
-                .map(|x| {
-                    if x == j {
-                        f64::NAN
-                    } else {
-                        recognition_share(recognition, j, x)
-                    }
-                })
+                .map(|x| vs.and_then(|v| v.get(x)).copied().unwrap_or(f64::NAN))
                 .collect()
         })
         .collect();
@@ -168,15 +150,19 @@ pub fn measures(
                 // of itself minus its centred leaderboard rating.
                 let mut vs_reference = BTreeMap::new();
                 for j in &judges {
-                    let own = match judge_ratings(preference, Some(std::slice::from_ref(j)), params)
-                    {
+                    // Point estimates only: the bootstrap's refits would go unused.
+                    let own = match judge_point_ratings(
+                        preference,
+                        Some(std::slice::from_ref(j)),
+                        params,
+                    ) {
                         Ok(own) => own,
                         Err(e) => {
                             vs_reference.insert(j.clone(), json!({"error": e.to_string()}));
                             continue;
                         }
                     };
-                    let c = against_reference(&own.estimates(), &reference, &g.names)?;
+                    let c = against_reference(&own, &reference, &g.names)?;
                     let me = c.matched.iter().find(|m| &m.model == j);
                     vs_reference.insert(
                         j.clone(),
@@ -377,8 +363,12 @@ mod tests {
         // z: tie (½) and a win: 1.5 / 2.
         assert!((win_share(&ds, "x", "z") - 0.75).abs() < 1e-12);
         assert!(win_share(&ds, "nobody", "x").is_nan());
-        // Recognition: x picks itself against y once of two.
-        assert!((recognition_share(&ds, "x", "y") - 0.5).abs() < 1e-12);
-        assert!(recognition_share(&ds, "x", "w").is_nan());
+        // Read as recognition decisions: x picks itself against y once of two,
+        // and its "recognition" against z is the tie.
+        let r = analyze(&ds, &JudgeAnalysisParams::default().bootstrap(1)).unwrap();
+        let vs = &r.judges["x"].win_rate_vs;
+        assert_eq!(vs.len(), 2);
+        assert!((vs["y"] - 0.5).abs() < 1e-12);
+        assert!((vs["z"] - 0.5).abs() < 1e-12);
     }
 }

@@ -67,17 +67,30 @@ impl BootstrapParams {
 
 impl ParamGuard for BootstrapParams {
     fn validate(&self) -> Result<()> {
-        if self.replicates == 0 {
-            return Err(Error::param("replicates", "must be ≥ 1"));
-        }
-        if !(self.level > 0.0 && self.level < 1.0) {
-            return Err(Error::param(
-                "level",
-                format!("must lie in (0, 1), got {}", self.level),
-            ));
-        }
-        Ok(())
+        check_replicates_and_level("replicates", self.replicates, self.level)
     }
+}
+
+/// The checks every bootstrap's parameters share: at least one replicate (the
+/// field is called `name`) and a level in (0, 1).
+pub(crate) fn check_replicates_and_level(name: &'static str, b: usize, level: f64) -> Result<()> {
+    if b == 0 {
+        return Err(Error::param(name, "must be ≥ 1"));
+    }
+    if !(level > 0.0 && level < 1.0) {
+        return Err(Error::param(
+            "level",
+            format!("must lie in (0, 1), got {level}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The percentiles (in %) bounding a central interval at `level`: 2.5 and 97.5
+/// for 0.95, computed as `(100 − 100·level)/2` so that they are exactly those.
+pub(crate) fn interval_percentiles(level: f64) -> (f64, f64) {
+    let lo = (100.0 - 100.0 * level) / 2.0;
+    (lo, 100.0 - lo)
 }
 
 /// Percentile intervals and ranks from a bootstrap.
@@ -229,8 +242,7 @@ impl Checked<BootstrapParams> {
             .collect();
         let samples: Vec<Vec<f64>> = results.into_iter().collect::<Result<_>>()?;
 
-        let lo_pct = (100.0 - 100.0 * self.level) / 2.0;
-        let hi_pct = 100.0 - lo_pct;
+        let (lo_pct, hi_pct) = interval_percentiles(self.level);
         let mut lower = Vec::with_capacity(k);
         let mut median = Vec::with_capacity(k);
         let mut upper = Vec::with_capacity(k);

@@ -49,7 +49,7 @@ use serde::Serialize;
 
 pub use pref_data::{JudgeDecision, Winner};
 
-use crate::bootstrap::percentile_sorted;
+use crate::bootstrap::{check_replicates_and_level, interval_percentiles, percentile_sorted};
 use crate::bt::{BtParams, PairCell, PairData};
 use crate::error::{Error, Result};
 use crate::metrics::{kendall_tau_b, spearman_rho, Correlation};
@@ -122,15 +122,7 @@ impl JudgeAnalysisParams {
 
 impl ParamGuard for JudgeAnalysisParams {
     fn validate(&self) -> Result<()> {
-        if self.bootstrap == 0 {
-            return Err(Error::param("bootstrap", "must be ≥ 1"));
-        }
-        if !(self.level > 0.0 && self.level < 1.0) {
-            return Err(Error::param(
-                "level",
-                format!("must lie in (0, 1), got {}", self.level),
-            ));
-        }
+        check_replicates_and_level("bootstrap", self.bootstrap, self.level)?;
         non_negative("prior_precision", self.prior_precision)
     }
 }
@@ -158,11 +150,11 @@ impl Estimate {
             };
         }
         samples.sort_by(f64::total_cmp);
-        let lo = 50.0 * (1.0 - level);
+        let (lo, hi) = interval_percentiles(level);
         Self {
             estimate,
             ci_lower: percentile_sorted(samples, lo),
-            ci_upper: percentile_sorted(samples, 100.0 - lo),
+            ci_upper: percentile_sorted(samples, hi),
         }
     }
 }
@@ -254,39 +246,40 @@ fn cluster_weights(seed: u64, r: usize, n: usize) -> Vec<u32> {
     w
 }
 
-/// A ratio statistic Σ num / Σ den, kept per question so a replicate re-weights it.
+/// A mean over decisions, kept as (sum, count) per question so that a replicate
+/// re-weights it: Σ_q w_q·sum_q / Σ_q w_q·count_q.
 #[derive(Debug, Default)]
-struct Ratio {
-    entries: Vec<(u32, f64, f64)>,
+struct Mean {
+    entries: Vec<(u32, f64, u32)>,
 }
 
-impl Ratio {
-    fn push(&mut self, q: u32, num: f64, den: f64) {
-        self.entries.push((q, num, den));
+impl Mean {
+    fn push(&mut self, q: u32, x: f64) {
+        self.entries.push((q, x, 1));
     }
     /// Merges entries per question (stable: summation order = input order).
     fn finish(mut self) -> Self {
         self.entries.sort_by_key(|e| e.0);
-        let mut out: Vec<(u32, f64, f64)> = Vec::new();
-        for (q, a, b) in self.entries {
+        let mut out: Vec<(u32, f64, u32)> = Vec::new();
+        for (q, x, n) in self.entries {
             match out.last_mut() {
                 Some(last) if last.0 == q => {
-                    last.1 += a;
-                    last.2 += b;
+                    last.1 += x;
+                    last.2 += n;
                 }
-                _ => out.push((q, a, b)),
+                _ => out.push((q, x, n)),
             }
         }
         Self { entries: out }
     }
     fn value(&self, w: Option<&[u32]>) -> Option<f64> {
-        let (mut num, mut den) = (0.0, 0.0);
-        for &(q, a, b) in &self.entries {
+        let (mut sum, mut count) = (0.0, 0.0);
+        for &(q, x, n) in &self.entries {
             let k = w.map_or(1.0, |w| w[q as usize] as f64);
-            num += k * a;
-            den += k * b;
+            sum += k * x;
+            count += k * f64::from(n);
         }
-        (den > 0.0).then(|| num / den)
+        (count > 0.0).then(|| sum / count)
     }
 }
 
@@ -303,18 +296,48 @@ fn check_decisions(decisions: &[JudgeDecision]) -> Result<()> {
     Ok(())
 }
 
-/// Runs every replicate (in parallel) and returns, per statistic, its defined values.
-fn bootstrap_ratios(stats: &[Ratio], n_clusters: usize, p: &JudgeAnalysisParams) -> Vec<Vec<f64>> {
-    let reps: Vec<Vec<Option<f64>>> = (0..p.bootstrap)
+/// Runs `f` on the cluster weights of every replicate (in parallel) and returns its
+/// results in replicate order. All replicates run, then the first failing one is
+/// reported, so the error too is the same whatever the thread count.
+fn replicates<T: Send>(
+    p: &JudgeAnalysisParams,
+    n_clusters: usize,
+    f: impl Fn(&[u32]) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let out: Vec<Result<T>> = (0..p.bootstrap)
         .into_par_iter()
         .map(|r| {
             let w = cluster_weights(p.seed, r, n_clusters);
-            stats.iter().map(|s| s.value(Some(&w))).collect()
+            f(&w).map_err(|e| Error::Bootstrap {
+                replicate: r,
+                source: Box::new(e),
+            })
         })
         .collect();
-    (0..stats.len())
+    out.into_iter().collect()
+}
+
+/// Every replicate's value of every mean; per statistic, its defined values.
+fn bootstrap_means(
+    stats: &[Mean],
+    n_clusters: usize,
+    p: &JudgeAnalysisParams,
+) -> Result<Vec<Vec<f64>>> {
+    let reps: Vec<Vec<Option<f64>>> = replicates(p, n_clusters, |w| {
+        Ok(stats.iter().map(|s| s.value(Some(w))).collect())
+    })?;
+    Ok((0..stats.len())
         .map(|s| reps.iter().filter_map(|rep| rep[s]).collect())
-        .collect()
+        .collect())
+}
+
+/// The indices of each judge's decisions, judges sorted by name.
+fn by_judge(decisions: &[JudgeDecision]) -> BTreeMap<&str, Vec<usize>> {
+    let mut out: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, d) in decisions.iter().enumerate() {
+        out.entry(d.judge.as_str()).or_default().push(i);
+    }
+    out
 }
 
 // ------------------------------------------------------------------ analyze
@@ -339,26 +362,21 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
     params.validate()?;
     check_decisions(decisions)?;
     let clusters = Clusters::new(decisions);
-    let mut by_judge: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, d) in decisions.iter().enumerate() {
-        by_judge.entry(d.judge.as_str()).or_default().push(i);
-    }
-
-    let mut stats: Vec<Ratio> = Vec::new();
+    let mut stats: Vec<Mean> = Vec::new();
     let mut slots: Vec<(&str, JudgeSlots)> = Vec::new();
-    for (&judge, idx) in &by_judge {
+    for (judge, idx) in by_judge(decisions) {
         let (mut self_pref, mut self_prob, mut first, mut flip) = Default::default();
-        let mut vs: BTreeMap<&str, (Ratio, usize)> = BTreeMap::new();
+        let mut vs: BTreeMap<&str, (Mean, usize)> = BTreeMap::new();
         let (mut n_own, mut n_own_prob, mut ties) = (0, 0, 0);
         // (question, lower name, upper name) → winners when the lower / upper name is shown first.
         type Cell<'a> = (Vec<Option<&'a str>>, Vec<Option<&'a str>>);
         let mut cells: BTreeMap<(u32, &str, &str), Cell<'_>> = BTreeMap::new();
-        for &i in idx {
+        for &i in &idx {
             let d = &decisions[i];
             let q = clusters.of[i];
             let first_score = crate::elo::score_a(d.winner);
             ties += usize::from(d.winner == Winner::Tie);
-            Ratio::push(&mut first, q, first_score, 1.0);
+            first.push(q, first_score);
             let (lo, hi) = if d.model_a <= d.model_b {
                 (d.model_a.as_str(), d.model_b.as_str())
             } else {
@@ -385,9 +403,9 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
                 (Winner::B, a_is_own) => Some(!a_is_own),
             };
             let own_score = own_won.map_or(0.5, |w| if w { 1.0 } else { 0.0 });
-            Ratio::push(&mut self_pref, q, own_score, 1.0);
+            self_pref.push(q, own_score);
             let e = vs.entry(other.as_str()).or_default();
-            e.0.push(q, own_score, 1.0);
+            e.0.push(q, own_score);
             e.1 += 1;
             if let Some(p) = d.choice_prob {
                 n_own_prob += 1;
@@ -396,7 +414,7 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
                     Some(true) => p,
                     Some(false) => 1.0 - p,
                 };
-                Ratio::push(&mut self_prob, q, p_own, 1.0);
+                self_prob.push(q, p_own);
             }
         }
         let mut n_flip_cells = 0;
@@ -409,14 +427,9 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
                 .iter()
                 .map(|a| y.iter().filter(|b| a != *b).count())
                 .sum::<usize>();
-            Ratio::push(
-                &mut flip,
-                *q,
-                differ as f64 / (x.len() * y.len()) as f64,
-                1.0,
-            );
+            flip.push(*q, differ as f64 / (x.len() * y.len()) as f64);
         }
-        let mut add = |r: Ratio| {
+        let mut add = |r: Mean| {
             stats.push(r.finish());
             stats.len() - 1
         };
@@ -438,7 +451,7 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
         slots.push((judge, s));
     }
 
-    let mut samples = bootstrap_ratios(&stats, clusters.n, params);
+    let mut samples = bootstrap_means(&stats, clusters.n, params)?;
     let mut est = |k: usize| -> Option<Estimate> {
         stats[k]
             .value(None)
@@ -626,20 +639,21 @@ impl JudgeRatings {
             .iter()
             .map(|(m, e)| (m.clone(), e.estimate))
             .collect();
-        v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        best_first(&mut v);
         v
     }
 }
 
-/// Bradley–Terry ratings of the authors from the decisions of `judges` (all judges when
-/// `None`), with intervals from the cluster bootstrap over those decisions' questions
-/// (each replicate refitted). A judge that has no decision is an error.
-pub fn judge_ratings(
-    decisions: &[JudgeDecision],
-    judges: Option<&[String]>,
-    params: &JudgeAnalysisParams,
-) -> Result<JudgeRatings> {
-    params.validate()?;
+/// Sorts `(model, rating)` pairs best first, ties by name.
+fn best_first(v: &mut [(String, f64)]) {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+}
+
+/// The judges chosen (`None` = all) and their decisions, checked.
+fn judges_subset<'a>(
+    decisions: &'a [JudgeDecision],
+    judges: Option<&'a [String]>,
+) -> Result<(BTreeSet<&'a str>, Vec<JudgeDecision>)> {
     check_decisions(decisions)?;
     let present: BTreeSet<&str> = decisions.iter().map(|d| d.judge.as_str()).collect();
     let chosen: BTreeSet<&str> = match judges {
@@ -667,32 +681,60 @@ pub fn judge_ratings(
         .filter(|d| chosen.contains(d.judge.as_str()))
         .cloned()
         .collect();
+    Ok((chosen, subset))
+}
+
+fn ratings_context(chosen: &BTreeSet<&str>) -> String {
+    format!(
+        "ratings from the decisions of {}",
+        chosen.iter().copied().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// [`judge_ratings`] without intervals: the Bradley–Terry ratings of the authors
+/// from the decisions of `judges` (all when `None`) as `(author, rating)`, best
+/// first, as [`JudgeRatings::estimates`] gives them (the same numbers, without
+/// the bootstrap's refits).
+pub fn judge_point_ratings(
+    decisions: &[JudgeDecision],
+    judges: Option<&[String]>,
+    params: &JudgeAnalysisParams,
+) -> Result<Vec<(String, f64)>> {
+    params.validate()?;
+    let (chosen, subset) = judges_subset(decisions, judges)?;
+    let clusters = Clusters::new(&subset);
+    let all: Vec<usize> = (0..subset.len()).collect();
+    let pairs = ClusterPairs::new(&subset, &all, &clusters);
+    let full = pairs
+        .fit(&params.bt()?, None)
+        .map_err(context(ratings_context(&chosen)))?
+        .ok_or_else(|| Error::InvalidInput("no decisions".into()))?;
+    let mut v: Vec<(String, f64)> = pairs.models.into_iter().zip(full).collect();
+    best_first(&mut v);
+    Ok(v)
+}
+
+/// Bradley–Terry ratings of the authors from the decisions of `judges` (all judges when
+/// `None`), with intervals from the cluster bootstrap over those decisions' questions
+/// (each replicate refitted). A judge that has no decision is an error.
+pub fn judge_ratings(
+    decisions: &[JudgeDecision],
+    judges: Option<&[String]>,
+    params: &JudgeAnalysisParams,
+) -> Result<JudgeRatings> {
+    params.validate()?;
+    let (chosen, subset) = judges_subset(decisions, judges)?;
     let clusters = Clusters::new(&subset);
     let all: Vec<usize> = (0..subset.len()).collect();
     let pairs = ClusterPairs::new(&subset, &all, &clusters);
     let bt = params.bt()?;
-    let what = format!(
-        "ratings from the decisions of {}",
-        chosen.iter().copied().collect::<Vec<_>>().join(", ")
-    );
+    let what = ratings_context(&chosen);
     let full = pairs
         .fit(&bt, None)
         .map_err(context(what.clone()))?
         .ok_or_else(|| Error::InvalidInput("no decisions".into()))?;
-    let reps: Vec<Result<Option<Vec<f64>>>> = (0..params.bootstrap)
-        .into_par_iter()
-        .map(|r| {
-            let w = cluster_weights(params.seed, r, clusters.n);
-            pairs.fit(&bt, Some(&w)).map_err(|e| Error::Bootstrap {
-                replicate: r,
-                source: Box::new(e),
-            })
-        })
-        .collect();
-    let reps: Vec<Option<Vec<f64>>> = reps
-        .into_iter()
-        .collect::<Result<_>>()
-        .map_err(context(what))?;
+    let reps: Vec<Option<Vec<f64>>> =
+        replicates(params, clusters.n, |w| pairs.fit(&bt, Some(w))).map_err(context(what))?;
     let defined: Vec<&Vec<f64>> = reps.iter().flatten().collect();
     let ratings = pairs
         .models
@@ -797,17 +839,13 @@ pub fn self_bias(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> R
     params.validate()?;
     check_decisions(decisions)?;
     let clusters = Clusters::new(decisions);
-    let mut by_judge: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, d) in decisions.iter().enumerate() {
-        by_judge.entry(d.judge.as_str()).or_default().push(i);
-    }
     let mut plans = Vec::new();
     let mut skipped = BTreeMap::new();
-    for (&judge, own_idx) in &by_judge {
+    for (judge, own_idx) in by_judge(decisions) {
         let others_idx: Vec<usize> = (0..decisions.len())
             .filter(|&i| decisions[i].judge != judge)
             .collect();
-        let own = ClusterPairs::new(decisions, own_idx, &clusters);
+        let own = ClusterPairs::new(decisions, &own_idx, &clusters);
         let Some(j_own) = own.models.iter().position(|m| m == judge) else {
             skipped.insert(
                 judge.to_string(),
@@ -865,22 +903,9 @@ pub fn self_bias(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> R
             Error::InvalidInput(format!("self-bias of judge `{}`: no decisions", p.judge))
         })?);
     }
-    let reps: Vec<Result<Vec<Option<[f64; 3]>>>> = (0..params.bootstrap)
-        .into_par_iter()
-        .map(|r| {
-            let w = cluster_weights(params.seed, r, clusters.n);
-            plans
-                .iter()
-                .map(|p| {
-                    p.values(&bt, Some(&w)).map_err(|e| Error::Bootstrap {
-                        replicate: r,
-                        source: Box::new(e),
-                    })
-                })
-                .collect()
-        })
-        .collect();
-    let reps: Vec<Vec<Option<[f64; 3]>>> = reps.into_iter().collect::<Result<_>>()?;
+    let reps: Vec<Vec<Option<[f64; 3]>>> = replicates(params, clusters.n, |w| {
+        plans.iter().map(|p| p.values(&bt, Some(w))).collect()
+    })?;
     let undefined = reps
         .iter()
         .filter(|rep| rep.iter().any(Option::is_none))

@@ -18,9 +18,9 @@ pub use bt::{BtFit, BtParams, PairCell, PairData};
 pub use elo::EloParams;
 pub use error::{Error, Result};
 pub use judges::{
-    against_reference, analyze, judge_ratings, read_judge_decisions, self_bias, JudgeAnalysis,
-    JudgeAnalysisParams, JudgeDecision, JudgeRatings, JudgeSelfBias, JudgeStats,
-    ReferenceComparison, SelfBias,
+    against_reference, analyze, judge_point_ratings, judge_ratings, read_judge_decisions,
+    self_bias, JudgeAnalysis, JudgeAnalysisParams, JudgeDecision, JudgeRatings, JudgeSelfBias,
+    JudgeStats, ReferenceComparison, SelfBias,
 };
 pub use metrics::{kendall_tau_b, ranking_metrics, spearman_rho, Correlation, RankingMetrics};
 pub use offsets::EloOffsets;

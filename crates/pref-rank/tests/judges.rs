@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use pref_data::paths::shared_data_dir;
 use pref_rank::judges::{
-    against_reference, analyze, judge_ratings, read_judge_decisions, self_bias, Estimate,
-    JudgeAnalysisParams, JudgeDecision, Winner,
+    against_reference, analyze, judge_point_ratings, judge_ratings, read_judge_decisions,
+    self_bias, Estimate, JudgeAnalysisParams, JudgeDecision, Winner,
 };
 use pref_rank::{Error, ParamGuard};
 
@@ -602,6 +602,22 @@ fn ratings_self_bias_and_arena_on_the_shared_file() {
     for e in only.ratings.values() {
         assert_ci(e, 5.0, 1000.0);
     }
+    // Point ratings are the full fits' numbers without the refits: the MLE on
+    // gpt4's decisions exists (6 losses to the human reference) even though some
+    // replicates' does not.
+    assert_eq!(judge_point_ratings(&d, None, &mle).unwrap(), r.estimates());
+    let dflt = JudgeAnalysisParams::default();
+    assert_eq!(
+        judge_point_ratings(&d, Some(&gpt4), &dflt).unwrap(),
+        only.estimates()
+    );
+    let p4 = judge_point_ratings(&d, Some(&gpt4), &mle).unwrap();
+    assert_eq!(p4.len(), 5);
+    assert!(p4.iter().all(|(_, x)| x.is_finite()));
+    assert!(
+        p4.windows(2).all(|w| w[0].1 >= w[1].1),
+        "best first: {p4:?}"
+    );
 
     // (3) self-bias, centred on the five shared authors (MLE, 200 replicates).
     let sb = self_bias(&d, &JudgeAnalysisParams::default().bootstrap(200)).unwrap();

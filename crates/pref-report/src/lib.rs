@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod error;
 pub mod errorbar;
 pub mod font;
@@ -13,6 +14,7 @@ pub mod progress;
 mod render;
 pub mod scatter;
 
+pub use cli::json_main;
 pub use error::{Error, Result};
 pub use errorbar::ErrorBarChart;
 pub use format::{fmt_sig, truncate_label};
