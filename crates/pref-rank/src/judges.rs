@@ -365,7 +365,7 @@ pub fn analyze(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> Res
     let mut stats: Vec<Mean> = Vec::new();
     let mut slots: Vec<(&str, JudgeSlots)> = Vec::new();
     for (judge, idx) in by_judge(decisions) {
-        let (mut self_pref, mut self_prob, mut first, mut flip) = Default::default();
+        let [mut self_pref, mut self_prob, mut first, mut flip]: [Mean; 4] = Default::default();
         let mut vs: BTreeMap<&str, (Mean, usize)> = BTreeMap::new();
         let (mut n_own, mut n_own_prob, mut ties) = (0, 0, 0);
         // (question, lower name, upper name) → winners when the lower / upper name is shown first.
