@@ -846,6 +846,17 @@ impl Design {
         Ok(done(lam, basis))
     }
 
+    /// `1 − h_i` from the hat values `h` (`n × A`) of the centred fit, the
+    /// intercept's `1/n` subtracted when there is one.
+    fn one_minus_h(&self, h: &Mat<f64>) -> Mat<f64> {
+        let base = if self.fit_intercept {
+            1.0 / self.n as f64
+        } else {
+            0.0
+        };
+        Mat::<f64>::from_fn(h.nrows(), h.ncols(), |i, a| 1.0 - base - h[(i, a)])
+    }
+
     /// Coefficients for every α and target, and (when `loo`) the mean squared
     /// leave-one-out error. `y` is `n × targets`.
     fn sweep(&self, y: MatRef<'_, f64>, alphas: &[f64], loo: bool) -> SweepOut {
@@ -954,24 +965,10 @@ impl Design {
                     par,
                 );
                 let loo_parts = loo.then(|| {
-                    let mut resid = Mat::<f64>::from_fn(n, c_n, |i, c| yc[(i, c % t_n)]);
-                    matmul(
-                        resid.as_mut(),
-                        Accum::Add,
-                        z.as_ref(),
-                        wq.as_ref(),
-                        -1.0,
-                        par,
-                    );
+                    let resid = residuals(yc.as_ref(), z.as_ref(), wq.as_ref(), par);
                     let w = Mat::<f64>::from_fn(k, a_n, |j, a| 1.0 / (lam[j] + alphas[a]));
                     let h = hat_diag(z.as_ref(), w.as_ref(), par);
-                    let base = if self.fit_intercept {
-                        1.0 / n as f64
-                    } else {
-                        0.0
-                    };
-                    let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - h[(i, a)]);
-                    (resid, omh)
+                    (resid, self.one_minus_h(&h))
                 });
                 (coef, loo_parts)
             }
@@ -1034,23 +1031,9 @@ impl Design {
                 let loo_parts = loo.then(|| {
                     assert!(*rotated, "the design was prepared for LOO");
                     // e = yc − Xs β = yc − Y S; h_i = 1/n + y_iᵀ(T + αI)⁻¹y_i.
-                    let mut resid = Mat::<f64>::from_fn(n, c_n, |i, c| yc[(i, c % t_n)]);
-                    matmul(
-                        resid.as_mut(),
-                        Accum::Add,
-                        a.as_ref(),
-                        s.as_ref(),
-                        -1.0,
-                        par,
-                    );
+                    let resid = residuals(yc.as_ref(), a.as_ref(), s.as_ref(), par);
                     let qf = quad_forms(a.as_ref(), &ldl, par);
-                    let base = if self.fit_intercept {
-                        1.0 / n as f64
-                    } else {
-                        0.0
-                    };
-                    let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - qf[(i, a)]);
-                    (resid, omh)
+                    (resid, self.one_minus_h(&qf))
                 });
                 (coef, loo_parts)
             }
@@ -1080,24 +1063,10 @@ impl Design {
                     let phq = Mat::<f64>::from_fn(k, c_n, |j, c| {
                         lam[j] / (lam[j] + alphas[c / t_n]) * q[(j, c % t_n)]
                     });
-                    let mut resid = Mat::<f64>::from_fn(n, c_n, |i, c| yc[(i, c % t_n)]);
-                    matmul(
-                        resid.as_mut(),
-                        Accum::Add,
-                        u.as_ref(),
-                        phq.as_ref(),
-                        -1.0,
-                        par,
-                    );
+                    let resid = residuals(yc.as_ref(), u.as_ref(), phq.as_ref(), par);
                     let phi = Mat::<f64>::from_fn(k, a_n, |j, a| lam[j] / (lam[j] + alphas[a]));
                     let h = hat_diag(u.as_ref(), phi.as_ref(), par);
-                    let base = if self.fit_intercept {
-                        1.0 / n as f64
-                    } else {
-                        0.0
-                    };
-                    let omh = Mat::<f64>::from_fn(n, a_n, |i, a| 1.0 - base - h[(i, a)]);
-                    (resid, omh)
+                    (resid, self.one_minus_h(&h))
                 });
                 (coef, loo_parts)
             }
@@ -1135,6 +1104,20 @@ impl Design {
             loo_mse,
         }
     }
+}
+
+/// LOO residuals of every (α, target): column `a·T + t` is `yc[:, t] − basis ·
+/// coefs[:, a·T + t]`.
+fn residuals(
+    yc: MatRef<'_, f64>,
+    basis: MatRef<'_, f64>,
+    coefs: MatRef<'_, f64>,
+    par: Par,
+) -> Mat<f64> {
+    let t_n = yc.ncols();
+    let mut resid = Mat::<f64>::from_fn(yc.nrows(), coefs.ncols(), |i, c| yc[(i, c % t_n)]);
+    matmul(resid.as_mut(), Accum::Add, basis, coefs, -1.0, par);
+    resid
 }
 
 /// `S[:, a·T + t] = (T + α_a I)⁻¹ r[:, t]` (`m × (A·T)`).
