@@ -110,53 +110,57 @@ impl Tridiag {
 
     /// `Q · b` in place (`b` has `m` rows).
     pub(crate) fn apply_q(&self, b: MatMut<'_, f64>, par: Par) {
-        let m = self.dim();
-        if m < 2 {
-            return;
-        }
-        let bs = self.factor.nrows();
-        for_col_chunks(b.subrows_mut(1, m - 1), par, |chunk| {
-            let mut buf = MemBuffer::new(
-                apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
-                    m - 1,
-                    bs,
-                    chunk.ncols(),
-                ),
-            );
-            apply_block_householder_sequence_on_the_left_in_place_with_conj(
-                self.basis(),
-                self.factor.as_ref(),
-                Conj::No,
-                chunk,
-                Par::Seq,
-                MemStack::new(&mut buf),
-            );
-        });
+        self.apply_left(b, par, false);
     }
 
     /// `Qᵀ · b` in place (`b` has `m` rows).
     pub(crate) fn apply_qt(&self, b: MatMut<'_, f64>, par: Par) {
+        self.apply_left(b, par, true);
+    }
+
+    /// `Q · b` or (`transpose`) `Qᵀ · b` in place, in fixed column chunks.
+    fn apply_left(&self, b: MatMut<'_, f64>, par: Par, transpose: bool) {
         let m = self.dim();
         if m < 2 {
             return;
         }
         let bs = self.factor.nrows();
         for_col_chunks(b.subrows_mut(1, m - 1), par, |chunk| {
-            let mut buf = MemBuffer::new(
+            let scratch = if transpose {
                 apply_block_householder_sequence_transpose_on_the_left_in_place_scratch::<f64>(
                     m - 1,
                     bs,
                     chunk.ncols(),
-                ),
-            );
-            apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
-                self.basis(),
-                self.factor.as_ref(),
-                Conj::No,
-                chunk,
-                Par::Seq,
-                MemStack::new(&mut buf),
-            );
+                )
+            } else {
+                apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+                    m - 1,
+                    bs,
+                    chunk.ncols(),
+                )
+            };
+            let mut buf = MemBuffer::new(scratch);
+            let stack = MemStack::new(&mut buf);
+            let (basis, factor) = (self.basis(), self.factor.as_ref());
+            if transpose {
+                apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
+                    basis,
+                    factor,
+                    Conj::No,
+                    chunk,
+                    Par::Seq,
+                    stack,
+                );
+            } else {
+                apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                    basis,
+                    factor,
+                    Conj::No,
+                    chunk,
+                    Par::Seq,
+                    stack,
+                );
+            }
         });
     }
 
