@@ -153,10 +153,11 @@ impl FittedThurstonian {
             None => pseudo_inverse(h)?,
         };
         // U = [1/√N, μ̃/√(N−1)] is orthonormal; cov(μ̃) = P Σ_μμ P / sd² with P = I − UUᵀ.
+        // When μ was only centred (no items told apart), only the mean is fixed: u1 = 0.
         let mu = self.mu();
         let u0 = 1.0 / (n as f64).sqrt();
         let norm: f64 = mu.iter().map(|m| m * m).sum::<f64>().sqrt();
-        let u1: Vec<f64> = if norm > 0.0 {
+        let u1: Vec<f64> = if norm > 0.0 && self.rescaled {
             mu.iter().map(|m| m / norm).collect()
         } else {
             vec![0.0; n]

@@ -5,7 +5,8 @@
 //! negative log-likelihood of the pair counts plus optional Gaussian priors on
 //! `μ` and `s`, by L-BFGS (argmin) with an analytic gradient computed in one
 //! pass over the pairs, then fixes the gauge: `μ` gets mean 0 and standard
-//! deviation 1 and `σ²` is rescaled with it.
+//! deviation 1 and `σ²` is rescaled with it (unless the fit tells no items
+//! apart: then `μ` is only centred, see `FittedThurstonian::from_raw`).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -708,6 +709,8 @@ pub struct FittedThurstonian {
     /// Mean and standard deviation of the raw μ used for the gauge.
     pub(crate) shift: f64,
     pub(crate) scale: f64,
+    /// Whether μ was rescaled to sd 1 (false: only centred, no items told apart).
+    pub(crate) rescaled: bool,
     pub(crate) params: ValidThurstonianParams,
     /// Optimiser statistics.
     pub stats: FitStats,
@@ -785,6 +788,10 @@ impl EvalAcc {
     }
 }
 
+/// Below this spread of the raw μ, relative to the typical σ, no items are told
+/// apart and μ is not rescaled to sd 1 (see `FittedThurstonian::from_raw`).
+const INDISTINGUISHABLE: f64 = 1e-3;
+
 impl FittedThurstonian {
     pub(crate) fn from_raw(
         items: Vec<String>,
@@ -796,12 +803,17 @@ impl FittedThurstonian {
         let shift = mu_raw.iter().sum::<f64>() / n as f64;
         let var = mu_raw.iter().map(|m| (m - shift).powi(2)).sum::<f64>() / (n as f64 - 1.0);
         let sd = var.sqrt();
-        // All utilities equal (e.g. nothing but ties): nothing to rescale.
-        let scale = if sd > 1e-12 * (1.0 + shift.abs()) {
-            sd
-        } else {
-            1.0
-        };
+        // Utilities that separate no pair (nothing but ties, or a cycle of
+        // near-ties whose best fit has every P = ½) are only centred: their raw
+        // spread is optimiser noise (measured on such a cycle against σ ≈ 1:
+        // 3e-5 at the default tolerances, 1e-10 to 4e-9 at tight ones), and
+        // dividing by it would report that noise as utilities of sd 1. Below
+        // 1e-3 of the typical σ, no P differs from ½ by more than ~6e-4 and the
+        // scale carries no information; P, ranks and μ/σ are the same either way.
+        let typical_sigma =
+            (raw.iter().skip(1).step_by(2).map(|s| s.exp()).sum::<f64>() / n as f64).sqrt();
+        let rescaled = sd > INDISTINGUISHABLE * typical_sigma;
+        let scale = if rescaled { sd } else { 1.0 };
         let mu = mu_raw.iter().map(|m| (m - shift) / scale).collect();
         let sigma2 = raw
             .iter()
@@ -822,6 +834,7 @@ impl FittedThurstonian {
             raw,
             shift,
             scale,
+            rescaled,
             params,
             stats: FitStats::default(),
         }
@@ -832,7 +845,7 @@ impl FittedThurstonian {
         &self.items
     }
 
-    /// Utilities μ (mean 0, sd 1), by item index.
+    /// Utilities μ (mean 0, sd 1; only centred, all ≈ 0, when no items are told apart), by item index.
     pub fn mu(&self) -> &[f64] {
         &self.mu
     }

@@ -519,3 +519,55 @@ const PP_SE: [f64; 30] = [
 ];
 
 const PP_OBJ: f64 = 0.4217743563412048;
+
+#[test]
+fn a_cycle_of_near_ties_tells_no_items_apart() {
+    // x0 ≻ x1 5.5:5, x2 ≻ x0 5:4.5, x1 ≻ x2 6.5:6 (found by the relabelling
+    // property test). Every direction is a cycle, so the optimum is μ = 0, s = 0
+    // (the priors' centre), every P = ½ and the objective ln 2 per comparison;
+    // SciPy from five random starts (the script above, this data):
+    //   r = minimize(lambda t: total(t) / W, rng(seed).normal(size=6), method="L-BFGS-B",
+    //                options=dict(ftol=1e-16, gtol=1e-13, maxiter=100000))
+    //   r.fun - np.log(2) in [2.4e-15, 5.4e-14]; raw μ sd in [5.4e-9, 1.0e-7]; |s| < 7.4e-7.
+    // The raw μ spread is optimiser noise: μ must come back ≈ 0, not rescaled to sd 1
+    // (it was, so two fits of the same data relabelled reported different "utilities").
+    // Standard errors then fix only the mean: sqrt(diag(P Σ_μμ P)), P = I − 11ᵀ/3, with
+    // Σ the inverse of the script's finite-difference Hessian at the exact optimum θ = 0:
+    //   H = hess(np.zeros(6)); S = np.linalg.inv(H)[0::2, 0::2]
+    //   P = np.eye(3) - np.ones((3, 3)) / 3; np.sqrt(np.diag(P @ S @ P))
+    const SE: [f64; 3] = [
+        0.26397002859794994,
+        0.24645774200912515,
+        0.25243019707792336,
+    ];
+    let mut data = PairData::with_items(vec!["x0".into(), "x1".into(), "x2".into()]).unwrap();
+    data.push(1, 0, 5.0, 5.5).unwrap();
+    data.push(2, 0, 5.0, 4.5).unwrap();
+    data.push(2, 1, 6.0, 6.5).unwrap();
+    // (the default tolerances stop at 1.2e-7 above ln 2 with a raw μ spread of 3e-5).
+    for (params, tol, obj_tol) in [
+        (ThurstonianParams::default(), 1e-4, 1e-6),
+        (tight(), 1e-7, 1e-13),
+        (tight().seed(3), 1e-7, 1e-13),
+    ] {
+        let m = params.fit(&data).unwrap();
+        assert!(m.stats.converged, "{:?}", m.stats);
+        close(
+            m.stats.objective,
+            std::f64::consts::LN_2,
+            obj_tol,
+            "objective",
+        );
+        for i in 0..3 {
+            assert!(m.mu()[i].abs() < tol, "mu = {:?}", m.mu());
+            close(m.sigma2()[i], 1.0, tol, "sigma2");
+            for j in 0..3 {
+                close(m.prob(i, j), 0.5, tol, "P");
+            }
+        }
+        let se = m.mu_standard_errors(&data, SeMethod::Exact).unwrap();
+        for i in 0..3 {
+            close(se.mu_se[i], SE[i], 1e-5, "se");
+        }
+    }
+}
