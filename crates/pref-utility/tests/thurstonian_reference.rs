@@ -566,8 +566,8 @@ fn a_cycle_of_near_ties_tells_no_items_apart() {
             }
         }
         let se = m.mu_standard_errors(&data, SeMethod::Exact).unwrap();
-        for i in 0..3 {
-            close(se.mu_se[i], SE[i], 1e-5, "se");
+        for (got, want) in se.mu_se.iter().zip(SE) {
+            close(*got, want, 1e-5, "se");
         }
     }
 }
