@@ -114,6 +114,17 @@ pub struct Job {
     pub question: Question,
 }
 
+impl Job {
+    /// The authors in the order the judge sees their outputs: (first, second).
+    pub fn shown(&self) -> (usize, usize) {
+        if self.forward {
+            (self.x, self.y)
+        } else {
+            (self.y, self.x)
+        }
+    }
+}
+
 const TEMPLATE: &str = "self-preference-v1";
 
 /// Cuts `text` to at most `max` characters at a word boundary, marking the cut.
@@ -272,10 +283,7 @@ pub fn plan(cfg: &Config, n_tasks: usize) -> Vec<Job> {
                 }
             }
             // Stable: ties keep the pair order.
-            jobs[start..].sort_by_key(|job| {
-                let first = if job.forward { job.x } else { job.y };
-                (job.question == Question::Recognition, first)
-            });
+            jobs[start..].sort_by_key(|job| (job.question == Question::Recognition, job.shown().0));
         }
     }
     jobs
@@ -446,11 +454,7 @@ async fn ask(
         .of(job.judge)
         .ok_or_else(|| anyhow::anyhow!("judge `{}` has no model", judge.name))?;
     let item = &items[job.task];
-    let (first, second) = if job.forward {
-        (job.x, job.y)
-    } else {
-        (job.y, job.x)
-    };
+    let (first, second) = job.shown();
     let text = |i: usize| -> Result<String> {
         outputs
             .get(&output_id(&a[i], item))
@@ -705,8 +709,12 @@ mod tests {
         // Questions showing the same output first are consecutive (prefix reuse),
         // and every (pair, order, question) appears once.
         let key = |j: &Job| {
-            let first = if j.forward { j.x } else { j.y };
-            (j.judge, j.task, j.question == Question::Recognition, first)
+            (
+                j.judge,
+                j.task,
+                j.question == Question::Recognition,
+                j.shown().0,
+            )
         };
         let mut runs: Vec<_> = jobs.iter().map(key).collect();
         runs.dedup();
