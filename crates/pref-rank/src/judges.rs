@@ -684,11 +684,50 @@ fn judges_subset<'a>(
     Ok((chosen, subset))
 }
 
-fn ratings_context(chosen: &BTreeSet<&str>) -> String {
-    format!(
-        "ratings from the decisions of {}",
-        chosen.iter().copied().collect::<Vec<_>>().join(", ")
-    )
+/// The full-data Bradley–Terry fit behind [`judge_ratings`] and
+/// [`judge_point_ratings`]: the chosen judges' decisions, their question
+/// clusters and author pairs, and the fitted ratings.
+struct SubsetFit {
+    judges: Vec<String>,
+    n_decisions: usize,
+    clusters: Clusters,
+    pairs: ClusterPairs,
+    bt: Checked<BtParams>,
+    /// "ratings from the decisions of …", the context of every error.
+    what: String,
+    full: Vec<f64>,
+}
+
+impl SubsetFit {
+    fn new(
+        decisions: &[JudgeDecision],
+        judges: Option<&[String]>,
+        params: &JudgeAnalysisParams,
+    ) -> Result<Self> {
+        params.validate()?;
+        let (chosen, subset) = judges_subset(decisions, judges)?;
+        let clusters = Clusters::new(&subset);
+        let all: Vec<usize> = (0..subset.len()).collect();
+        let pairs = ClusterPairs::new(&subset, &all, &clusters);
+        let bt = params.bt()?;
+        let what = format!(
+            "ratings from the decisions of {}",
+            chosen.iter().copied().collect::<Vec<_>>().join(", ")
+        );
+        let full = pairs
+            .fit(&bt, None)
+            .map_err(context(what.clone()))?
+            .ok_or_else(|| Error::InvalidInput("no decisions".into()))?;
+        Ok(Self {
+            judges: chosen.iter().map(|s| s.to_string()).collect(),
+            n_decisions: subset.len(),
+            clusters,
+            pairs,
+            bt,
+            what,
+            full,
+        })
+    }
 }
 
 /// [`judge_ratings`] without intervals: the Bradley–Terry ratings of the authors
@@ -700,16 +739,8 @@ pub fn judge_point_ratings(
     judges: Option<&[String]>,
     params: &JudgeAnalysisParams,
 ) -> Result<Vec<(String, f64)>> {
-    params.validate()?;
-    let (chosen, subset) = judges_subset(decisions, judges)?;
-    let clusters = Clusters::new(&subset);
-    let all: Vec<usize> = (0..subset.len()).collect();
-    let pairs = ClusterPairs::new(&subset, &all, &clusters);
-    let full = pairs
-        .fit(&params.bt()?, None)
-        .map_err(context(ratings_context(&chosen)))?
-        .ok_or_else(|| Error::InvalidInput("no decisions".into()))?;
-    let mut v: Vec<(String, f64)> = pairs.models.into_iter().zip(full).collect();
+    let fit = SubsetFit::new(decisions, judges, params)?;
+    let mut v: Vec<(String, f64)> = fit.pairs.models.into_iter().zip(fit.full).collect();
     best_first(&mut v);
     Ok(v)
 }
@@ -722,21 +753,13 @@ pub fn judge_ratings(
     judges: Option<&[String]>,
     params: &JudgeAnalysisParams,
 ) -> Result<JudgeRatings> {
-    params.validate()?;
-    let (chosen, subset) = judges_subset(decisions, judges)?;
-    let clusters = Clusters::new(&subset);
-    let all: Vec<usize> = (0..subset.len()).collect();
-    let pairs = ClusterPairs::new(&subset, &all, &clusters);
-    let bt = params.bt()?;
-    let what = ratings_context(&chosen);
-    let full = pairs
-        .fit(&bt, None)
-        .map_err(context(what.clone()))?
-        .ok_or_else(|| Error::InvalidInput("no decisions".into()))?;
+    let fit = SubsetFit::new(decisions, judges, params)?;
     let reps: Vec<Option<Vec<f64>>> =
-        replicates(params, clusters.n, |w| pairs.fit(&bt, Some(w))).map_err(context(what))?;
+        replicates(params, fit.clusters.n, |w| fit.pairs.fit(&fit.bt, Some(w)))
+            .map_err(context(fit.what))?;
     let defined: Vec<&Vec<f64>> = reps.iter().flatten().collect();
-    let ratings = pairs
+    let ratings = fit
+        .pairs
         .models
         .iter()
         .enumerate()
@@ -744,15 +767,15 @@ pub fn judge_ratings(
             let mut s: Vec<f64> = defined.iter().map(|v| v[m]).collect();
             (
                 name.clone(),
-                Estimate::from_samples(full[m], &mut s, params.level),
+                Estimate::from_samples(fit.full[m], &mut s, params.level),
             )
         })
         .collect();
     Ok(JudgeRatings {
         ratings,
-        judges: chosen.iter().map(|s| s.to_string()).collect(),
-        n_decisions: subset.len(),
-        n_questions: clusters.n,
+        judges: fit.judges,
+        n_decisions: fit.n_decisions,
+        n_questions: fit.clusters.n,
         bootstrap_undefined: reps.len() - defined.len(),
         prior_precision: params.prior_precision,
     })
