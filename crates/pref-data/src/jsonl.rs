@@ -145,6 +145,17 @@ pub fn parse_value<T: DeserializeOwned>(
     unterminated: bool,
 ) -> Result<T> {
     if let Err(e) = std::str::from_utf8(bytes) {
+        if unterminated && e.error_len().is_none() {
+            // A last line cut inside a multi-byte character: a killed writer.
+            return Err(Error::Truncated {
+                at: Location {
+                    path: path.to_path_buf(),
+                    line,
+                    is_row: false,
+                },
+                message: "the line ends inside a UTF-8 character".into(),
+            });
+        }
         return Err(Error::record(
             path,
             line,

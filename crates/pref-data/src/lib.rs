@@ -22,4 +22,4 @@ pub use records::{
     Battle, Choice, Comparison, FieldError, JudgeDecision, LoggedSample, Order, PairCounts, Record,
     Task, Winner,
 };
-pub use run::{record_id, write_atomic, RecordLog, RunDir};
+pub use run::{record_id, scan_records, write_atomic, RecordLog, RunDir, ScannedLog};

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
@@ -128,6 +128,16 @@ impl RunDir {
         Ok(Self { root })
     }
 
+    /// Opens an existing run directory without creating anything in it (for
+    /// read-only commands such as `status`).
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        if !root.join("config.toml").is_file() {
+            return Err(Error::format(&root, "not a run directory (no config.toml)"));
+        }
+        Ok(Self { root })
+    }
+
     /// The directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -176,6 +186,70 @@ impl RunDir {
     }
 }
 
+/// What [`scan_records`] read from a record log, without changing the file.
+#[derive(Debug)]
+pub struct ScannedLog<T> {
+    /// `(id, record)` pairs of the complete lines, in file order.
+    pub entries: Vec<(String, T)>,
+    /// Line number of a last line cut short by a killed writer (dropped), if any.
+    pub torn_line: Option<u64>,
+    /// Bytes of that torn line (0 when the log is intact).
+    pub torn_bytes: u64,
+    /// Length of the file up to the end of the last complete record.
+    pub good_len: u64,
+    /// Whether the last complete record lacks its newline.
+    pub last_unterminated: bool,
+}
+
+/// Reads a record log without writing to it (for read-only commands such as
+/// `status`): every complete record, and where a torn last line starts. A missing
+/// file is an empty log. A bad line other than the last, or a repeated id, is a
+/// `path:line` error.
+pub fn scan_records<T: DeserializeOwned>(path: &Path) -> Result<ScannedLog<T>> {
+    let mut out = ScannedLog {
+        entries: Vec::new(),
+        torn_line: None,
+        torn_bytes: 0,
+        good_len: 0,
+        last_unterminated: false,
+    };
+    if !path.exists() {
+        return Ok(out);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let total = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    out.good_len = total;
+    let mut lines = LineReader::open(path)?;
+    while let Some(l) = lines.next_line()? {
+        let parsed = parse_value::<IdOnly>(path, l.line, l.bytes, l.unterminated).and_then(|id| {
+            let rec = parse_value::<T>(path, l.line, l.bytes, l.unterminated)?;
+            Ok((id.id, rec))
+        });
+        match parsed {
+            Ok((id, rec)) => {
+                if !seen.insert(id.clone()) {
+                    return Err(Error::record(
+                        path,
+                        l.line,
+                        Some("id".into()),
+                        format!("duplicate record id `{id}`"),
+                    ));
+                }
+                out.entries.push((id, rec));
+                out.last_unterminated = l.unterminated;
+            }
+            Err(Error::Truncated { .. }) => {
+                out.good_len = l.start_offset;
+                out.torn_bytes = total - l.start_offset;
+                out.torn_line = Some(l.line);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Deserialize)]
 struct IdOnly {
     id: String,
@@ -206,62 +280,31 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let mut entries = Vec::new();
+        let scanned = scan_records::<T>(&path)?;
         let mut index = HashMap::new();
-        let mut good_len = 0u64;
-        let mut repaired_bytes = 0u64;
-        let mut needs_newline = false;
-        if path.exists() {
-            let total = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-            good_len = total;
-            let mut lines = LineReader::open(&path)?;
-            while let Some(l) = lines.next_line()? {
-                let parsed = parse_value::<IdOnly>(&path, l.line, l.bytes, l.unterminated)
-                    .and_then(|id| {
-                        let rec = parse_value::<T>(&path, l.line, l.bytes, l.unterminated)?;
-                        Ok((id.id, rec))
-                    });
-                match parsed {
-                    Ok((id, rec)) => {
-                        if index.contains_key(&id) {
-                            return Err(Error::record(
-                                &path,
-                                l.line,
-                                Some("id".into()),
-                                format!("duplicate record id `{id}`"),
-                            ));
-                        }
-                        index.insert(id.clone(), entries.len());
-                        entries.push((id, rec));
-                        needs_newline = l.unterminated;
-                    }
-                    Err(Error::Truncated { .. }) => {
-                        good_len = l.start_offset;
-                        repaired_bytes = total - l.start_offset;
-                        tracing::warn!(
-                            "{}:{}: dropping a last line cut short by a killed writer ({} bytes)",
-                            path.display(),
-                            l.line,
-                            repaired_bytes
-                        );
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+        for (i, (id, _)) in scanned.entries.iter().enumerate() {
+            index.insert(id.clone(), i);
         }
+        let entries = scanned.entries;
+        let repaired_bytes = scanned.torn_bytes;
+        let good_len = scanned.good_len;
+        let needs_newline = scanned.last_unterminated;
+        if let Some(line) = scanned.torn_line {
+            tracing::warn!(
+                "{}:{line}: dropping a last line cut short by a killed writer ({repaired_bytes} bytes)",
+                path.display(),
+            );
+        }
+        // Append mode: every write lands at the end of the file, whatever else
+        // holds it open (the run lock keeps other writers out in the first place).
         let mut file = OpenOptions::new()
             .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
+            .append(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         if repaired_bytes > 0 {
             file.set_len(good_len).map_err(|e| Error::io(&path, e))?;
         }
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| Error::io(&path, e))?;
         if needs_newline && repaired_bytes == 0 {
             file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
         }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::LanguageModel;
 
 /// Model backends a [`ModelSpec`] can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The embedded llama.cpp model (feature `llama`).
@@ -34,7 +34,9 @@ impl std::str::FromStr for Backend {
 }
 
 /// A model and its settings, as written in a configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Eq + Hash`: a study loads one model per distinct spec (`pref_study::Models`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelSpec {
     /// `llama` (embedded) or `openai` (any OpenAI-compatible endpoint).

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod cli;
 pub mod error;
 pub mod errorbar;
 pub mod font;
@@ -10,11 +9,9 @@ pub mod heatmap;
 pub mod html;
 pub mod line;
 pub mod markdown;
-pub mod progress;
 mod render;
 pub mod scatter;
 
-pub use cli::json_main;
 pub use error::{Error, Result};
 pub use errorbar::ErrorBarChart;
 pub use format::{fmt_sig, truncate_label};
@@ -22,6 +19,5 @@ pub use heatmap::{ColorScale, Heatmap};
 pub use html::{escape_html, index_html, markdown_to_html, write_index};
 pub use line::{LineChart, Series};
 pub use markdown::{Cell, Report, Table};
-pub use progress::progress;
 pub use render::{Chart, Rendered};
 pub use scatter::{ols_line, OlsLine, Scatter};

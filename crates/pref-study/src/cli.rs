@@ -1,0 +1,125 @@
+//! The `main` every study binary shares: log events on stderr (filtered by
+//! `RUST_LOG`, warnings and errors by default), the result as one pretty JSON
+//! object on stdout, and on failure the error with its causes on stderr and exit
+//! code 1.
+
+use std::fmt::Display;
+use std::path::Path;
+#[cfg(feature = "clap")]
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[cfg(feature = "clap")]
+use crate::error::BoxError;
+use crate::error::{Error, Result};
+#[cfg(feature = "clap")]
+use crate::study::Study;
+
+/// A command's output as a JSON value (for [`json_main`]).
+pub fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Study(e.into()))
+}
+
+/// Sets up logging, runs `run` and reports its outcome (module docs). The error
+/// is printed with `{:#}`, which for an `anyhow::Error` lists every cause.
+pub fn json_main<E: Display>(run: impl FnOnce() -> Result<serde_json::Value, E>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a TOML configuration; a bad or unknown key is an error naming the
+/// file, the line and the key.
+pub fn read_config<C: serde::de::DeserializeOwned>(path: &Path) -> Result<C> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(0, |s| 1 + text[..s.start].matches('\n').count());
+        Error::Config(format!("{}:{line}: {}", path.display(), e.message().trim_end()).into())
+    })
+}
+
+/// The options of every study's `run` command (flatten them into the study's
+/// clap arguments; the study adds its own overriding flags).
+#[cfg(feature = "clap")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// TOML configuration (every option has a default; see the study's page in docs/).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// New run directory (default runs/<study>/<unix time>).
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue a killed or finished run from its own config.toml: nothing done is
+    /// redone and no model call is repeated. Options that would change a setting
+    /// of the run are refused, naming the setting.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Print the plan (stages; planned, recorded and cached jobs; model calls
+    /// needed) and stop; nothing is asked or written.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The `run` command of every study: a new run (`--config` or the defaults,
+/// then `apply` for the study's flags), a resumed one (`--resume`: the run's own
+/// configuration; when `overrides` or `--config` say the command line names
+/// settings, what they resolve to must equal it), or the plan of either
+/// (`--dry-run`). Prints the results (or the plan) as JSON.
+#[cfg(feature = "clap")]
+pub fn run_command<S: Study>(
+    flags: &RunFlags,
+    overrides: bool,
+    apply: impl Fn(S::Config) -> std::result::Result<S::Config, BoxError>,
+) -> Result<serde_json::Value>
+where
+    S::Config: Default,
+{
+    let named = || -> Result<S::Config> {
+        let base = match &flags.config {
+            Some(p) => read_config(p)?,
+            None => S::Config::default(),
+        };
+        apply(base).map_err(Error::Config)
+    };
+    match &flags.resume {
+        Some(dir) => {
+            let stored: S::Config = pref_data::RunDir::open_existing(dir)?.config()?;
+            let given = if flags.config.is_some() {
+                Some(named()?)
+            } else if overrides {
+                Some(apply(stored.clone()).map_err(Error::Config)?)
+            } else {
+                None
+            };
+            if flags.dry_run {
+                to_json(&crate::dry_run::<S>(&stored, Some(dir))?)
+            } else {
+                to_json(&crate::resume::<S>(dir, given.as_ref())?)
+            }
+        }
+        None => {
+            let cfg = named()?;
+            if flags.dry_run {
+                to_json(&crate::dry_run::<S>(&cfg, None)?)
+            } else {
+                to_json(&crate::start::<S>(cfg, flags.out.clone())?)
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod choice;
+pub mod cli;
+pub mod error;
+pub mod items;
+pub mod models;
+pub mod progress;
+pub mod run;
+pub mod stage;
+pub mod status;
+pub mod study;
+
+#[cfg(feature = "clap")]
+pub use cli::{run_command, RunFlags};
+pub use cli::{json_main, read_config, to_json};
+pub use choice::{with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion};
+pub use error::{BoxError, Error, Result};
+pub use items::{draw_balanced, Item, ItemFile};
+pub use models::{Calls, Model, Models};
+pub use progress::progress;
+pub use run::{config_difference, runtime, Run, RunLock, StudyConfig};
+pub use stage::{Stage, StageSummary};
+pub use status::{status, PlannedJob, StagePlan, StageStatus, Status};
+pub use study::{dry_run, resume, run_status, start, Finished, ModelRoles, Study};
+
+/// `docs/architecture.md`, compiled as a doc test (its study skeleton must build).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/architecture.md")]
+pub struct ArchitectureDoc;
