@@ -120,12 +120,7 @@ pub fn bandit_estimates(
             format!("must be ≥ 0, got {}", params.switch_lambda),
         ));
     }
-    if !(params.level > 0.0 && params.level < 1.0) {
-        return Err(Error::param(
-            "level",
-            format!("must lie in (0, 1), got {}", params.level),
-        ));
-    }
+    pref_stats::open_unit_interval("level", params.level)?;
     let z = normal_quantile(params.level);
     let n = rows.len() as f64;
     let w: Vec<f64> = rows.iter().map(|r| r.target_prob / r.pscore).collect();

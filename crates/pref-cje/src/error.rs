@@ -23,6 +23,15 @@ pub enum Error {
     InvalidInput(String),
 }
 
+impl From<pref_stats::ParamError> for Error {
+    fn from(e: pref_stats::ParamError) -> Self {
+        Error::InvalidParam {
+            name: e.name,
+            message: e.message,
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn param(name: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidParam {

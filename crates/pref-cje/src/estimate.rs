@@ -19,15 +19,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::CjeData;
 use crate::diagnostics::{Diagnostics, Gate, GateStatus, GateThresholds, Weights};
 use crate::error::{Error, Result};
-use crate::intervals::{cluster_variance, jackknife_variance, percentile_sorted, Estimate};
+use crate::intervals::{cluster_variance, jackknife_variance, Estimate};
 use crate::isotonic::{Direction, IsotonicFit};
 
 /// The estimators of [`CjeParams`].
@@ -171,18 +170,8 @@ impl CjeParams {
                 format!("must be in 2..=100, got {}", self.folds),
             ));
         }
-        if !(self.clip.is_finite() && self.clip > 0.0) {
-            return Err(Error::param(
-                "clip",
-                format!("must be finite and > 0, got {}", self.clip),
-            ));
-        }
-        if !(self.level > 0.0 && self.level < 1.0) {
-            return Err(Error::param(
-                "level",
-                format!("must lie in (0, 1), got {}", self.level),
-            ));
-        }
+        pref_stats::positive("clip", self.clip)?;
+        pref_stats::open_unit_interval("level", self.level)?;
         if self.bootstrap == 1 {
             return Err(Error::param("bootstrap", "must be 0 (off) or ≥ 2"));
         }
@@ -194,9 +183,7 @@ impl CjeParams {
             ("gate.zero_logprob_warn", t.zero_logprob_warn),
             ("gate.near_zero_warn", t.near_zero_warn),
         ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(Error::param(name, format!("must lie in [0, 1], got {v}")));
-            }
+            pref_stats::unit_interval(name, v)?;
         }
         if !(t.hill_warn >= 0.0 && t.hill_refuse >= 0.0) {
             return Err(Error::param(
@@ -1007,8 +994,8 @@ impl ValidCjeParams {
                         Estimate {
                             estimate: c.psi,
                             se: sample_var(&v).sqrt(),
-                            ci_lower: percentile_sorted(&v, a),
-                            ci_upper: percentile_sorted(&v, 1.0 - a),
+                            ci_lower: pref_stats::quantile_sorted(&v, a),
+                            ci_upper: pref_stats::quantile_sorted(&v, 1.0 - a),
                             se_influence: None,
                             se_oracle: None,
                         }
@@ -1089,8 +1076,7 @@ impl ValidCjeParams {
         let reps: Vec<Option<Vec<Vec<f64>>>> = (0..b)
             .into_par_iter()
             .map(|rep| {
-                let mut rng = ChaCha8Rng::seed_from_u64(self.0.seed);
-                rng.set_stream(rep as u64 + 1);
+                let mut rng = pref_stats::replicate_rng(self.0.seed, rep as u64);
                 let picks: Vec<u32> = (0..g).map(|_| rng.random_range(0..g as u32)).collect();
                 let d = data.resample_clusters(&picks, &rows_of);
                 self.points(&d, kinds).ok()

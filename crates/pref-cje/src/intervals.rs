@@ -38,18 +38,6 @@ pub fn normal_quantile(level: f64) -> f64 {
     Normal::standard().inverse_cdf(0.5 + level / 2.0)
 }
 
-/// Percentile of sorted values by linear interpolation (numpy's default).
-pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let pos = q * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
 /// One estimate with its standard error and interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Estimate {

@@ -31,6 +31,15 @@ pub enum Error {
     LinearAlgebra(String),
 }
 
+impl From<pref_stats::ParamError> for Error {
+    fn from(e: pref_stats::ParamError) -> Self {
+        Error::InvalidParam {
+            name: e.name,
+            message: e.message,
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn param(name: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidParam {

@@ -97,11 +97,8 @@ impl RidgeParams {
         if self.alphas.is_empty() {
             return Err(Error::param("alphas", "the grid is empty"));
         }
-        if let Some(a) = self.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
-            return Err(Error::param(
-                "alphas",
-                format!("every α must be finite and > 0, found {a}"),
-            ));
+        for &a in &self.alphas {
+            pref_stats::positive("alphas", a)?;
         }
         if let Cv::KFold(k) = self.cv {
             if k < 2 {

@@ -193,7 +193,8 @@ pub fn probe_study<T: Element>(
 /// Random activations of the shape of `x`: i.i.d. N(0, σ²) with σ the pooled
 /// standard deviation of the training rows of `x` (so the α grid means the same
 /// thing for both). Rows are drawn in blocks of 64, block b from ChaCha8
-/// (`seed`, stream b), so the result does not depend on the thread count.
+/// (`seed`, stream b: [`pref_stats::replicate_rng`]), so the result does not depend
+/// on the thread count.
 pub fn gaussian_like<T: Element>(x: &Matrix<T>, train: &[usize], seed: u64) -> Matrix<f64> {
     let (n, d) = (x.rows, x.cols);
     let mut mean = vec![0.0; d];
@@ -219,8 +220,7 @@ pub fn gaussian_like<T: Element>(x: &Matrix<T>, train: &[usize], seed: u64) -> M
     data.par_chunks_mut(BLOCK * d.max(1))
         .enumerate()
         .for_each(|(b, chunk)| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(b as u64);
+            let mut rng = pref_stats::replicate_rng(seed, b as u64);
             for v in chunk.iter_mut() {
                 let z: f64 = StandardNormal.sample(&mut rng);
                 *v = sigma * z;

@@ -4,15 +4,14 @@
 //! cell occurs, so a replicate is one multinomial draw of N over the cells with
 //! probabilities count/N (as LMArena's `compute_bootstrap_bt`), drawn as a chain of
 //! conditional binomials (as numpy's `multinomial`), and refitted from the full-data
-//! estimate. Replicate r uses the ChaCha8 stream r of the seed, so results are
-//! identical whatever the number of threads (rayon) or the order they run in.
+//! estimate. Replicate r uses the ChaCha8 stream r of the seed
+//! ([`pref_stats::replicate_rng`]), so results are identical whatever the number of
+//! threads (rayon) or the order they run in.
 //!
-//! Intervals are percentiles with numpy's default linear interpolation; the rank of a
-//! model is 1 + the number of models whose lower bound lies above its upper bound
-//! (LMArena's rule).
+//! Intervals are percentiles with numpy's default linear interpolation
+//! ([`pref_stats::percentile_sorted`]); the rank of a model is 1 + the number of models
+//! whose lower bound lies above its upper bound (LMArena's rule).
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution};
 use rayon::prelude::*;
 
@@ -77,13 +76,7 @@ pub(crate) fn check_replicates_and_level(name: &'static str, b: usize, level: f6
     if b == 0 {
         return Err(Error::param(name, "must be ≥ 1"));
     }
-    if !(level > 0.0 && level < 1.0) {
-        return Err(Error::param(
-            "level",
-            format!("must lie in (0, 1), got {level}"),
-        ));
-    }
-    Ok(())
+    Ok(pref_stats::open_unit_interval("level", level)?)
 }
 
 /// The percentiles (in %) bounding a central interval at `level`: 2.5 and 97.5
@@ -110,24 +103,9 @@ pub struct BootstrapResult {
     pub samples: Vec<Vec<f64>>,
 }
 
-/// numpy's `percentile(v, q)` with the default `linear` method, `q` in percent.
-/// `sorted` must be sorted ascending and non-empty.
-pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    let pos = (n - 1) as f64 * (q / 100.0);
-    let lo = pos.floor();
-    let t = pos - lo;
-    let lo = (lo as usize).min(n - 1);
-    let hi = (lo + 1).min(n - 1);
-    let (a, b) = (sorted[lo], sorted[hi]);
-    // numpy's _lerp: a + t(b − a), evaluated from the upper end when t ≥ ½.
-    let diff = b - a;
-    if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    }
-}
+/// numpy's `percentile(v, q)` with the default `linear` method, `q` in percent, of
+/// values sorted ascending (pref-stats' one quantile convention).
+pub use pref_stats::percentile_sorted;
 
 /// LMArena's rank rule: 1 + the number of models whose lower bound is above this
 /// model's upper bound.
@@ -207,8 +185,7 @@ impl Checked<BootstrapParams> {
         let n = data.n_battles();
         let k = data.n_models();
         let replicate = |r: usize| -> Result<Vec<f64>> {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-            rng.set_stream(r as u64);
+            let mut rng = pref_stats::replicate_rng(self.seed, r as u64);
             let draw = multinomial(&mut rng, n, &counts);
             let mut w = vec![[0u64; 3]; cells.len()];
             for (cat, x) in cats.iter().zip(&draw) {

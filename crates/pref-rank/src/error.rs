@@ -46,6 +46,10 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A shared statistic (pref-stats) refused its input.
+    #[error("invalid input: {0}")]
+    Stats(#[from] pref_stats::Error),
+
     /// A model name is not known where it must be (an anchor, a global rating).
     #[error("unknown model `{model}`: {context}")]
     UnknownModel {
@@ -133,6 +137,15 @@ pub enum Error {
     #[cfg(feature = "candle")]
     #[error("reward head: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+impl From<pref_stats::ParamError> for Error {
+    fn from(e: pref_stats::ParamError) -> Self {
+        Error::InvalidParam {
+            name: e.name,
+            message: e.message,
+        }
+    }
 }
 
 impl Error {

@@ -186,49 +186,23 @@ pub fn kendall_p_exact(n: u64, c: u64) -> f64 {
     prob.clamp(0.0, 1.0)
 }
 
-/// Average ranks (1-based), as `scipy.stats.rankdata(method="average")`.
-pub fn average_ranks(v: &[f64]) -> Vec<f64> {
-    let n = v.len();
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut ranks = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        // Positions i..=j (0-based) share the rank (i+1 + j+1)/2.
-        let r = (i + j + 2) as f64 / 2.0;
-        for &k in &idx[i..=j] {
-            ranks[k] = r;
-        }
-        i = j + 1;
-    }
-    ranks
-}
+/// Average ranks (1-based), as `scipy.stats.rankdata(method="average")`
+/// (pref-stats' one ranking convention).
+pub use pref_stats::average_ranks;
 
 /// Spearman's ρ (Pearson correlation of average ranks) with scipy's p-value: t =
 /// ρ √((n−2)/((1+ρ)(1−ρ))) against Student's t with n−2 degrees of freedom.
 pub fn spearman_rho(x: &[f64], y: &[f64]) -> Result<Correlation> {
     check(x, y)?;
     let n = x.len();
-    if n < 2 || x.iter().all(|&a| a == x[0]) || y.iter().all(|&b| b == y[0]) {
+    if n < 2 {
         return Ok(UNDEFINED);
     }
-    let (rx, ry) = (average_ranks(x), average_ranks(y));
-    // As numpy.corrcoef: covariance with 1/(n−1), divided by each standard deviation.
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
-    let (mx, my) = (mean(&rx), mean(&ry));
-    let f = 1.0 / (n as f64 - 1.0);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in rx.iter().zip(&ry) {
-        let (da, db) = (a - mx, b - my);
-        sxy += da * db;
-        sxx += da * da;
-        syy += db * db;
+    // NaN for a constant input (pref-stats' convention, as scipy).
+    let rs = pref_stats::spearman(x, y)?;
+    if rs.is_nan() {
+        return Ok(UNDEFINED);
     }
-    let rs = ((sxy * f) / (sxx * f).sqrt() / (syy * f).sqrt()).clamp(-1.0, 1.0);
     let dof = n as f64 - 2.0;
     let pvalue = if dof <= 0.0 {
         f64::NAN

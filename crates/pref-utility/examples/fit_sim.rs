@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rss_fit = peak_rss_mib();
     let ev_train = model.evaluate_data(&train)?;
     let ev_test = model.evaluate_data(&test)?;
-    let r = pref_utility::pearson(model.mu(), oracle.mu());
+    let r = pref_utility::pearson(model.mu(), oracle.mu())?;
     println!(
         "N={n} M={m_train}: simulate {sim_s:.2} s; fit {:.3} s, {} iterations, {} passes, converged={} ({})",
         model.stats.seconds,

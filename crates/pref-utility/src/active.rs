@@ -310,24 +310,14 @@ impl ActiveLearningParams {
                 return Err(Error::param(name, format!("must lie in (0, 100], got {v}")));
             }
         }
-        if !(self.widen_factor.is_finite() && self.widen_factor >= 1.0) {
-            return Err(Error::param(
-                "widen_factor",
-                format!("must be finite and ≥ 1, got {}", self.widen_factor),
-            ));
-        }
+        pref_stats::at_least("widen_factor", self.widen_factor, 1.0)?;
         if self.max_widen == 0 {
             return Err(Error::param("max_widen", "must be ≥ 1"));
         }
         if self.pairs_per_round == 0 {
             return Err(Error::param("pairs_per_round", "must be ≥ 1"));
         }
-        if !(self.edge_multiplier.is_finite() && self.edge_multiplier > 0.0) {
-            return Err(Error::param(
-                "edge_multiplier",
-                format!("must be finite and > 0, got {}", self.edge_multiplier),
-            ));
-        }
+        pref_stats::positive("edge_multiplier", self.edge_multiplier)?;
         if self.max_candidates == 0 {
             return Err(Error::param("max_candidates", "must be ≥ 1"));
         }
@@ -578,24 +568,9 @@ fn candidates(
     out
 }
 
-/// NumPy's default percentile (linear interpolation between order statistics).
-pub fn percentile(x: &[f64], pct: f64, scratch: &mut Vec<f64>) -> f64 {
-    if x.is_empty() {
-        return f64::NAN;
-    }
-    scratch.clear();
-    scratch.extend_from_slice(x);
-    let n = scratch.len();
-    let pos = (pct.clamp(0.0, 100.0) / 100.0) * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let frac = pos - lo as f64;
-    let (_, &mut vlo, upper) = scratch.select_nth_unstable_by(lo, f64::total_cmp);
-    if frac == 0.0 || lo + 1 >= n {
-        return vlo;
-    }
-    let vhi = upper.iter().copied().fold(f64::INFINITY, f64::min);
-    vlo + frac * (vhi - vlo)
-}
+/// NumPy's default percentile (linear interpolation between order statistics) of
+/// unsorted values, `pct` in percent (pref-stats' one quantile convention).
+pub use pref_stats::percentile;
 
 /// A random `d`-regular graph on `n` vertices (pairing model with restarts; when
 /// `n·d` is odd one vertex gets degree `d − 1`). Edges are canonical `a < b`.

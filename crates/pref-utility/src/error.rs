@@ -22,6 +22,9 @@ pub enum Error {
     /// The input data cannot be used (empty, inconsistent, degenerate).
     #[error("{0}")]
     InvalidInput(String),
+    /// A shared statistic (pref-stats: correlations) refused its input.
+    #[error(transparent)]
+    Stats(#[from] pref_stats::Error),
     /// An id that the fitted model does not know (for example a test pair whose
     /// outcome never appeared in training).
     #[error("{}unknown id `{id}` in field `{field}`: it does not occur in the training data", at.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
@@ -42,6 +45,15 @@ pub enum Error {
     /// A linear-algebra step failed (singular design matrix, indefinite Hessian).
     #[error("linear algebra: {0}")]
     LinearAlgebra(String),
+}
+
+impl From<pref_stats::ParamError> for Error {
+    fn from(e: pref_stats::ParamError) -> Self {
+        Error::InvalidParam {
+            name: e.name,
+            message: e.message,
+        }
+    }
 }
 
 impl Error {

@@ -15,52 +15,10 @@ use statrs::distribution::{ContinuousCDF, FisherSnedecor, StudentsT};
 use crate::error::{Error, Result};
 use crate::thurstonian::FittedThurstonian;
 
-/// Pearson correlation (NaN with fewer than 2 points or a constant input).
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return f64::NAN;
-    }
-    let mx = x[..n].iter().sum::<f64>() / n as f64;
-    let my = y[..n].iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x[..n].iter().zip(&y[..n]) {
-        let (dx, dy) = (a - mx, b - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
-    }
-    if sxx <= 0.0 || syy <= 0.0 {
-        return f64::NAN;
-    }
-    (sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0)
-}
-
-/// 1-based ranks with ties given their average rank (as `scipy.stats.rankdata`).
-pub fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i + 1;
-        while j < idx.len() && x[idx[j]] == x[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j + 1) as f64 / 2.0;
-        for &k in &idx[i..j] {
-            r[k] = avg;
-        }
-        i = j;
-    }
-    r
-}
-
-/// Spearman rank correlation (Pearson on average ranks).
-pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    pearson(&ranks(&x[..n]), &ranks(&y[..n]))
-}
+/// Pearson correlation, Spearman correlation and average ranks (pref-stats' one
+/// convention): unequal lengths, fewer than 2 points or a non-finite value are an
+/// error; a constant input gives NaN, as scipy.
+pub use pref_stats::{average_ranks as ranks, pearson, spearman};
 
 /// Which correlation to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -74,12 +32,13 @@ pub enum CorrelationMethod {
 }
 
 impl CorrelationMethod {
-    /// Correlation of two equally long vectors.
-    pub fn correlate(self, x: &[f64], y: &[f64]) -> f64 {
-        match self {
-            Self::Pearson => pearson(x, y),
-            Self::Spearman => spearman(x, y),
-        }
+    /// Correlation of two equally long vectors of at least 2 finite values (NaN for a
+    /// constant one; see [`pearson`]).
+    pub fn correlate(self, x: &[f64], y: &[f64]) -> Result<f64> {
+        Ok(match self {
+            Self::Pearson => pearson(x, y)?,
+            Self::Spearman => spearman(x, y)?,
+        })
     }
 }
 
@@ -121,13 +80,16 @@ pub struct CorrelationMatrix {
     pub runs: Vec<String>,
     /// The correlation used.
     pub method: CorrelationMethod,
-    /// `values[r][s]`: correlation over the outcomes both runs have (NaN below 2).
+    /// `values[r][s]`: correlation over the outcomes both runs have (NaN where
+    /// undefined, see [`run_correlation`]).
     pub values: Vec<Vec<f64>>,
     /// `n_shared[r][s]`: number of shared outcomes.
     pub n_shared: Vec<Vec<usize>>,
 }
 
-/// Correlation of two runs over their shared outcomes, and how many they share.
+/// Correlation of two runs over their shared outcomes, and how many they share. The
+/// correlation is NaN where it is undefined: fewer than 2 shared outcomes, a run whose
+/// shared utilities are constant, or a non-finite utility.
 pub fn run_correlation(r: &UtilityRun, s: &UtilityRun, method: CorrelationMethod) -> (f64, usize) {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for (id, &u) in &r.utilities {
@@ -136,7 +98,8 @@ pub fn run_correlation(r: &UtilityRun, s: &UtilityRun, method: CorrelationMethod
             y.push(v);
         }
     }
-    (method.correlate(&x, &y), x.len())
+    let c = method.correlate(&x, &y).unwrap_or(f64::NAN);
+    (c, x.len())
 }
 
 /// The correlation matrix between runs over shared outcomes.
@@ -303,8 +266,8 @@ pub struct FactorRegression {
     pub pairs: Vec<(usize, usize)>,
     /// The response: correlation of each run pair.
     pub y: Vec<f64>,
-    /// Run pairs skipped because their correlation is undefined (< 2 shared outcomes
-    /// or constant utilities).
+    /// Run pairs skipped because their correlation is undefined (< 2 shared outcomes,
+    /// constant or non-finite utilities).
     pub n_skipped: usize,
 }
 

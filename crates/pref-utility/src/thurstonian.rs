@@ -179,26 +179,15 @@ impl ThurstonianParams {
         if self.max_iters == 0 {
             return Err(Error::param("max_iters", "must be ≥ 1"));
         }
-        for (name, v) in [("tol_cost", self.tol_cost), ("tol_grad", self.tol_grad)] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::param(
-                    name,
-                    format!("must be finite and ≥ 0, got {v}"),
-                ));
-            }
-        }
+        pref_stats::non_negative("tol_cost", self.tol_cost)?;
+        pref_stats::non_negative("tol_grad", self.tol_grad)?;
         if !(1..=1000).contains(&self.memory) {
             return Err(Error::param(
                 "memory",
                 format!("must lie in 1..=1000, got {}", self.memory),
             ));
         }
-        if !(self.init_sd.is_finite() && self.init_sd >= 0.0) {
-            return Err(Error::param(
-                "init_sd",
-                format!("must be finite and ≥ 0, got {}", self.init_sd),
-            ));
-        }
+        pref_stats::non_negative("init_sd", self.init_sd)?;
         Ok(ValidThurstonianParams(self.clone()))
     }
 
@@ -591,7 +580,7 @@ impl<'d> Objective<'d> {
                 for buf in bufs {
                     s += buf[k];
                 }
-                let prec = if k % 2 == 0 { mu_prec } else { s_prec };
+                let prec = if k.is_multiple_of(2) { mu_prec } else { s_prec };
                 *g = (s + prec * theta[k]) * scale;
             }
         };

@@ -105,7 +105,7 @@ proptest! {
 
 /// Pearson correlation, for the recovery test.
 fn corr(x: &[f64], y: &[f64]) -> f64 {
-    pref_utility::pearson(x, y)
+    pref_utility::pearson(x, y).unwrap()
 }
 
 #[test]

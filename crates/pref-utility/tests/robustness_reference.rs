@@ -294,7 +294,30 @@ fn ranks_and_correlations_with_ties_match_scipy() {
     // spearman ties 0.7889568540593018 pearson 0.7943105342644805
     // ranks [2.0, 3.5, 3.5, 5.0, 7.0, 7.0, 7.0, 1.0]
     assert_eq!(ranks(&a), [2.0, 3.5, 3.5, 5.0, 7.0, 7.0, 7.0, 1.0]);
-    close(spearman(&a, &b), 0.7889568540593018, 1e-14, "spearman");
-    close(pearson(&a, &b), 0.7943105342644805, 1e-14, "pearson");
-    assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+    close(
+        spearman(&a, &b).unwrap(),
+        0.7889568540593018,
+        1e-14,
+        "spearman",
+    );
+    close(
+        pearson(&a, &b).unwrap(),
+        0.7943105342644805,
+        1e-14,
+        "pearson",
+    );
+    assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0])
+        .unwrap()
+        .is_nan());
+}
+
+#[test]
+fn unequal_lengths_are_an_error_not_a_truncation() {
+    // Before pref-stats, spearman([1, 2, 3], [3, 2]) silently used the first 2 points.
+    assert!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0]).is_err());
+    assert!(pearson(&[1.0, 2.0], &[1.0, 2.0, 3.0]).is_err());
+    assert!(CorrelationMethod::Spearman
+        .correlate(&[1.0, 2.0, 3.0], &[3.0, 2.0])
+        .is_err());
+    assert!(pearson(&[1.0], &[1.0]).is_err());
 }

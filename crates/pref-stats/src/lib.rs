@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod correlation;
+pub mod error;
+pub mod params;
+pub mod quantile;
+pub mod seed;
+
+pub use correlation::{average_ranks, pearson, spearman};
+pub use error::{Error, ParamError, Result};
+pub use params::{
+    at_least, finite, non_negative, open_unit_interval, positive, unit_interval, ParamResult,
+};
+pub use quantile::{percentile, percentile_sorted, quantile_sorted};
+pub use seed::replicate_rng;
