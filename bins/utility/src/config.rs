@@ -2,11 +2,13 @@
 //! any subset (unknown keys are errors), and command-line flags override both.
 //! The resolved configuration is written to the run directory's `config.toml`.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use pref_llm::ModelSpec;
-use pref_utility::Readout;
+use pref_study::{BoxError, StudyConfig};
+use pref_utility::{Readout, ThurstonianParams};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -38,15 +40,7 @@ pub struct Resolved {
     pub version: String,
 }
 
-/// One input file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemFile {
-    /// The file (relative paths are resolved against the working directory).
-    pub path: PathBuf,
-    /// Its format: `tasks`, `alpaca`, `math`, `wildchat`, `cnn_dailymail`, `arena`, `outcomes`.
-    pub source: String,
-}
+pub use pref_study::ItemFile;
 
 /// What is compared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,15 +99,10 @@ pub enum Mode {
     Rate,
 }
 
-/// How the answer is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Answer {
-    /// Log-probabilities of the two labels at the answer position (one call).
-    Logprobs,
-    /// Generated text, read by a strict parser (unparseable answers are kept as `choice: null`).
-    Text,
-}
+/// How the answer is read: `logprobs` (the two labels' log-probabilities at the
+/// answer position, one call) or `text` (a strict parser; unparseable answers are
+/// kept as `choice: null`).
+pub use pref_study::AnswerMode as Answer;
 
 /// Elicitation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -260,13 +249,13 @@ impl Default for FitConfig {
 }
 
 impl Config {
-    /// Reads a TOML file; unknown keys and bad values are errors naming the file.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let cfg: Config = toml::from_str(&text)
-            .with_context(|| format!("{}: invalid configuration", path.display()))?;
-        Ok(cfg)
+    /// The Thurstonian parameters of the configuration (a prior sd of 0 is flat).
+    pub fn fit_params(&self) -> ThurstonianParams {
+        let prior = |sd: f64| (sd > 0.0).then_some(sd);
+        ThurstonianParams::default()
+            .seed(self.fit.seed)
+            .mu_prior_sd(prior(self.fit.mu_prior_sd))
+            .s_prior_sd(prior(self.fit.s_prior_sd))
     }
 
     /// Checks values serde cannot.
@@ -332,5 +321,27 @@ impl Config {
             bail!("fit.mu_prior_sd and fit.s_prior_sd must be ≥ 0");
         }
         Ok(())
+    }
+}
+
+impl StudyConfig for Config {
+    fn check(&self) -> std::result::Result<(), BoxError> {
+        Config::check(self).map_err(Into::into)
+    }
+
+    fn models(&self) -> Vec<(String, ModelSpec)> {
+        vec![("model".into(), self.model.clone())]
+    }
+
+    fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
+        let r = self.resolved.as_ref()?;
+        Some(BTreeMap::from([("model".to_string(), r.model_id.clone())]))
+    }
+
+    fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
+        self.resolved = Some(Resolved {
+            model_id: ids.get("model").cloned().unwrap_or_default(),
+            version: version.into(),
+        });
     }
 }

@@ -1,20 +1,18 @@
 //! Asking the model about pairs: one comparison per [`Job`] (pair, order,
-//! sample), appended to `records/comparisons.jsonl` under a deterministic id,
-//! so a resumed run skips what is recorded and the model cache answers what
-//! was asked but not yet recorded.
+//! sample) through pref-study's stage `elicit` (records in
+//! `records/comparisons.jsonl` under deterministic ids), and in mode
+//! `complete-then-choose` the model's own answers first (stage `complete`).
 
 use anyhow::Result;
-use indicatif::ProgressBar;
-use pref_data::PairCounts;
-use pref_data::{record_id, Choice, Comparison, Order, RecordLog, RunDir};
+use pref_data::{record_id, Choice, Comparison, Order, PairCounts};
 use pref_llm::{LanguageModel, Message, SamplingParams};
+use pref_study::{Item, Model, Picked, Run, Stage, TwoWayQuestion};
 use pref_utility::aggregate_comparisons_with;
-use tokio::runtime::Runtime;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Answer, Config, Mode};
+use crate::config::{Config, Mode};
 use crate::study::{
-    choose_messages, complete_then_choose_messages, parse_answer, template_name, with_system, Item,
-    Model, TaskCompletion,
+    choose_messages, complete_then_choose_messages, system, template_name, PREFIXES,
 };
 
 /// One comparison to ask: items `a < b` (indices), an order and a sample.
@@ -28,6 +26,16 @@ pub struct Job {
     pub order: Order,
     /// Sample index.
     pub sample: u32,
+}
+
+impl Job {
+    /// The items in the order the model sees them: (first, second).
+    pub fn shown(&self) -> (usize, usize) {
+        match self.order {
+            Order::Ab => (self.a, self.b),
+            Order::Ba => (self.b, self.a),
+        }
+    }
 }
 
 /// Every comparison of the given pairs: both orders × `samples`, pair by pair.
@@ -64,131 +72,64 @@ pub fn job_id(items: &[Item], job: &Job, template: &str) -> String {
     ])
 }
 
-/// The id of an item's completion (mode `complete-then-choose`).
-fn completion_id(item: &Item, model_id: &str) -> String {
+/// The completion of one task (mode `complete-then-choose`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskCompletion {
+    /// The item id.
+    pub item: String,
+    /// What the model wrote.
+    pub text: String,
+}
+
+/// The id of an item's completion.
+pub fn completion_id(item: &Item, model_id: &str) -> String {
     record_id(&[item.id.as_str(), model_id])
 }
 
-/// Asks, records and reads back comparisons for one run.
-pub struct Elicitor<'a> {
+/// Sampling of a text answer (8 tokens; the seed is the sample index).
+pub fn text_params(cfg: &Config, sample: u32) -> SamplingParams {
+    SamplingParams {
+        max_tokens: 8,
+        temperature: cfg.elicitation.temperature,
+        seed: u64::from(sample),
+        ..SamplingParams::default()
+    }
+}
+
+/// Sampling of a task's completion (greedy).
+pub fn completion_params(cfg: &Config) -> SamplingParams {
+    SamplingParams {
+        max_tokens: cfg.elicitation.max_tokens_complete,
+        ..SamplingParams::default()
+    }
+}
+
+/// What a comparison needs besides its job: the run's settings, items and model.
+struct Asker<'a> {
     cfg: &'a Config,
     items: &'a [Item],
     lm: &'a Model,
-    rt: &'a Runtime,
     template: String,
-    labels: Vec<String>,
-    model_id: String,
-    /// The comparisons recorded so far.
-    pub log: RecordLog<Comparison>,
-    completions: RecordLog<TaskCompletion>,
-    /// Requests sent at once: 1 on the embedded model (one worker), the
-    /// configured concurrency on an HTTP endpoint.
-    chunk: usize,
+    completions: Stage<'a, TaskCompletion>,
 }
 
-impl<'a> Elicitor<'a> {
-    /// Opens the run's record logs.
-    pub fn new(
-        run: &RunDir,
-        cfg: &'a Config,
-        items: &'a [Item],
-        lm: &'a Model,
-        rt: &'a Runtime,
-    ) -> Result<Self> {
-        Ok(Self {
-            cfg,
-            items,
-            lm,
-            rt,
-            template: template_name(cfg),
-            labels: cfg.elicitation.labels.to_vec(),
-            model_id: lm.id().to_string(),
-            log: run.records("comparisons")?,
-            completions: run.records("completions")?,
-            chunk: cfg.model.parallel_requests(),
-        })
-    }
-
-    /// Mode `complete-then-choose`: the model's greedy answer to every task, once.
-    pub fn ensure_completions(&mut self, bar: &ProgressBar) -> Result<()> {
-        let todo: Vec<&Item> = self
-            .items
-            .iter()
-            .filter(|it| {
-                !self
-                    .completions
-                    .contains(&completion_id(it, &self.model_id))
-            })
-            .collect();
-        bar.set_length(self.items.len() as u64);
-        bar.set_position((self.items.len() - todo.len()) as u64);
-        let params = SamplingParams {
-            max_tokens: self.cfg.elicitation.max_tokens_complete,
-            ..SamplingParams::default()
-        };
-        for chunk in todo.chunks(self.chunk) {
-            let prompts: Vec<Vec<Message>> = chunk
-                .iter()
-                .map(|it| with_system(self.cfg, vec![Message::user(it.text.clone())]))
-                .collect();
-            let asks = prompts.iter().map(|m| self.lm.generate(m, &params));
-            let done = self.rt.block_on(futures::future::try_join_all(asks))?;
-            for (it, c) in chunk.iter().zip(done) {
-                self.completions.append(
-                    &completion_id(it, &self.model_id),
-                    TaskCompletion {
-                        item: it.id.clone(),
-                        text: c.text,
-                    },
-                )?;
-                bar.inc(1);
-            }
-        }
-        Ok(())
+impl Asker<'_> {
+    fn id(&self, job: &Job) -> String {
+        job_id(self.items, job, &self.template)
     }
 
     fn completion_of(&self, i: usize) -> String {
         self.completions
-            .get(&completion_id(&self.items[i], &self.model_id))
+            .get(&completion_id(&self.items[i], &self.lm.id().to_string()))
             .map(|c| c.text.clone())
             .unwrap_or_default()
-    }
-
-    /// The id of a job's record.
-    pub fn id(&self, job: &Job) -> String {
-        job_id(self.items, job, &self.template)
-    }
-
-    /// Asks every job not yet recorded and records the answers (in job order).
-    pub fn ask(&mut self, jobs: &[Job], bar: &ProgressBar) -> Result<()> {
-        let todo: Vec<Job> = jobs
-            .iter()
-            .filter(|j| !self.log.contains(&self.id(j)))
-            .copied()
-            .collect();
-        bar.inc((jobs.len() - todo.len()) as u64);
-        for chunk in todo.chunks(self.chunk) {
-            let asks = chunk.iter().map(|j| self.answer(j));
-            let recs = self.rt.block_on(futures::future::try_join_all(asks))?;
-            for (job, rec) in chunk.iter().zip(recs) {
-                let id = self.id(job);
-                self.log.append(&id, rec)?;
-                bar.inc(1);
-            }
-        }
-        Ok(())
     }
 
     /// One comparison, asked (or answered by the cache) but not recorded.
     async fn answer(&self, job: &Job) -> Result<Comparison> {
         let cfg = self.cfg;
-        let a_first = job.order == Order::Ab;
-        let (first, second) = if a_first {
-            (job.a, job.b)
-        } else {
-            (job.b, job.a)
-        };
-        let messages: Vec<Message> = match cfg.elicitation.mode {
+        let (first, second) = job.shown();
+        let messages = match cfg.elicitation.mode {
             Mode::CompleteThenChoose => complete_then_choose_messages(
                 cfg,
                 (&self.items[first].text, &self.completion_of(first)),
@@ -196,43 +137,22 @@ impl<'a> Elicitor<'a> {
             ),
             _ => choose_messages(cfg, &self.items[first].text, &self.items[second].text),
         };
-        // Position of the chosen option (0 = shown first; None inside = a tie),
-        // the raw answer, and the two labels' log-probs in display order.
-        let (position, raw, lp) = match cfg.elicitation.answer {
-            Answer::Logprobs => {
-                let c = self.lm.choice_logprobs(&messages, &self.labels).await?;
-                let (l1, l2) = (c.logprobs[0], c.logprobs[1]);
-                let pos = if l1 > l2 {
-                    Some(0)
-                } else if l2 > l1 {
-                    Some(1)
-                } else {
-                    None
-                };
-                let raw = format!("{}: {l1:.6}, {}: {l2:.6}", self.labels[0], self.labels[1]);
-                (Some(pos), raw, Some((l1, l2)))
-            }
-            Answer::Text => {
-                let params = SamplingParams {
-                    max_tokens: 8,
-                    temperature: cfg.elicitation.temperature,
-                    seed: u64::from(job.sample),
-                    ..SamplingParams::default()
-                };
-                let c = self.lm.generate(&messages, &params).await?;
-                let pos = parse_answer(&c.text, &cfg.elicitation.labels).map(Some);
-                (pos, c.text, None)
-            }
+        let question = TwoWayQuestion {
+            labels: &cfg.elicitation.labels,
+            mode: cfg.elicitation.answer,
+            prefixes: PREFIXES,
+            temperature: cfg.elicitation.temperature,
+            seed: u64::from(job.sample),
         };
+        let ans = question.ask(self.lm, &messages).await?;
         // Positions back to the pair's a/b.
-        let choice = position.map(|p| match p {
-            None => Choice::Tie,
-            Some(0) if a_first => Choice::A,
-            Some(0) => Choice::B,
-            Some(_) if a_first => Choice::B,
-            Some(_) => Choice::A,
+        let a_first = job.order == Order::Ab;
+        let choice = ans.picked.map(|p| match (p, a_first) {
+            (Picked::Tie, _) => Choice::Tie,
+            (Picked::First, true) | (Picked::Second, false) => Choice::A,
+            _ => Choice::B,
         });
-        let (logprob_a, logprob_b) = match lp {
+        let (logprob_a, logprob_b) = match ans.logprobs {
             Some((l1, l2)) if a_first => (Some(l1), Some(l2)),
             Some((l1, l2)) => (Some(l2), Some(l1)),
             None => (None, None),
@@ -242,36 +162,115 @@ impl<'a> Elicitor<'a> {
             b: self.items[job.b].id.clone(),
             order: job.order,
             choice,
-            raw,
+            raw: ans.raw,
             logprob_a,
             logprob_b,
-            model: self.model_id.clone(),
+            model: self.lm.id().to_string(),
             template: self.template.clone(),
             sample: job.sample,
         })
+    }
+}
+
+/// Asks, records and reads back the comparisons of one run.
+pub struct Elicitor<'a> {
+    asker: Asker<'a>,
+    comparisons: Stage<'a, Comparison>,
+}
+
+impl<'a> Elicitor<'a> {
+    /// Opens the run's stages; `planned` sizes the progress bar.
+    pub fn open(run: &'a Run<Config>, items: &'a [Item], planned: usize) -> Result<Self> {
+        let cfg = run.config();
+        let mut completions = run.stage("complete", "completions")?;
+        if cfg.elicitation.mode == Mode::CompleteThenChoose {
+            completions = completions.planned(items.len());
+        }
+        let comparisons = run
+            .stage("elicit", "comparisons")?
+            .parsed_when(|c: &Comparison| c.choice.is_some())
+            .planned(planned);
+        Ok(Self {
+            asker: Asker {
+                cfg,
+                items,
+                lm: run.model("model")?,
+                template: template_name(cfg),
+                completions,
+            },
+            comparisons,
+        })
+    }
+
+    /// Mode `complete-then-choose`: the model's greedy answer to every task, once.
+    pub fn ensure_completions(&mut self) -> Result<()> {
+        let a = &mut self.asker;
+        let (cfg, lm, items) = (a.cfg, a.lm, a.items);
+        let model_id = lm.id().to_string();
+        let params = completion_params(cfg);
+        let params = &params;
+        a.completions.run(
+            items,
+            |it| completion_id(it, &model_id),
+            |it| async move {
+                let messages = system(cfg, vec![Message::user(it.text.clone())]);
+                let c = lm.generate(&messages, params).await?;
+                Ok::<_, pref_llm::Error>(TaskCompletion {
+                    item: it.id.clone(),
+                    text: c.text,
+                })
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Asks every job not yet recorded and records the answers.
+    pub fn ask(&mut self, jobs: &[Job]) -> Result<()> {
+        let asker = &self.asker;
+        self.comparisons
+            .run(jobs, |j| asker.id(j), |j| asker.answer(j))?;
+        Ok(())
     }
 
     /// The recorded comparisons of these jobs (missing ones are skipped).
     pub fn records(&self, jobs: &[Job]) -> Vec<Comparison> {
         jobs.iter()
-            .filter_map(|j| self.log.get(&self.id(j)).cloned())
+            .filter_map(|j| self.comparisons.get(&self.asker.id(j)).cloned())
             .collect()
     }
 
     /// Pooled counts of one pair under the configured readout, oriented as
     /// `(count of x, count of y)`; `(0, 0)` when every answer was unparseable.
     pub fn counts(&self, x: usize, y: usize) -> (f64, f64) {
-        let recs = self.records(&jobs_for(&[(x, y)], self.cfg.elicitation.samples));
-        let agg = aggregate_comparisons_with(&recs, self.cfg.elicitation.readout);
+        let cfg = self.asker.cfg;
+        let recs = self.records(&jobs_for(&[(x, y)], cfg.elicitation.samples));
+        let agg = aggregate_comparisons_with(&recs, cfg.elicitation.readout);
         match agg.pairs.first() {
             Some(PairCounts {
                 a,
                 count_a,
                 count_b,
                 ..
-            }) if *a == self.items[x].id => (*count_a, *count_b),
+            }) if *a == self.asker.items[x].id => (*count_a, *count_b),
             Some(p) => (p.count_b, p.count_a),
             None => (0.0, 0.0),
         }
+    }
+
+    /// `(x, y, count of x, count of y)` of each pair.
+    pub fn indexed_counts(&self, pairs: &[(usize, usize)]) -> Vec<(usize, usize, f64, f64)> {
+        pairs
+            .iter()
+            .map(|&(x, y)| {
+                let (cx, cy) = self.counts(x, y);
+                (x, y, cx, cy)
+            })
+            .collect()
+    }
+
+    /// Clears the progress bars.
+    pub fn finish(self) {
+        self.comparisons.finish();
+        self.asker.completions.finish();
     }
 }

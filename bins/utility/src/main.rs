@@ -1,8 +1,8 @@
 //! `utility`: which tasks (or states of the world) does a model prefer?
 //!
 //! Pairwise forced choice in both orders, a Thurstonian fit, held-out checks,
-//! position bias, a report with plots — resumable at any point (DESIGN §1, §5).
-//! See `docs/utility.md`.
+//! position bias, a report with plots — resumable at any point, on pref-study
+//! (`docs/architecture.md`). See `docs/utility.md`.
 
 mod config;
 mod elicit;
@@ -18,6 +18,8 @@ use clap::{Args, Parser, Subcommand};
 
 use config::{Answer, Config, ItemKind, Mode, Strategy};
 use pref_llm::Backend;
+use pref_study::RunFlags;
+use study::UtilityStudy;
 
 /// Elicit pairwise preferences from a model, fit Thurstonian utilities, report.
 #[derive(Debug, Parser)]
@@ -31,7 +33,8 @@ struct Cli {
 enum Command {
     /// Run a study (or resume one with --resume); prints results.json.
     Run(RunArgs),
-    /// Progress of a run directory: comparisons done / planned, unparseable so far.
+    /// Progress of a run directory, stage by stage: planned, recorded,
+    /// unparseable, answered by the cache, model calls still needed (read-only).
     Status {
         /// The run directory.
         run_dir: PathBuf,
@@ -40,19 +43,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// TOML configuration (every option has a default; see docs/utility.md).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// New run directory (default runs/utility/<unix time>).
-    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
-    out: Option<PathBuf>,
-    /// Continue a killed or finished run from its own config.toml; nothing done
-    /// is redone and no model call is repeated.
-    #[arg(long, value_name = "DIR")]
-    resume: Option<PathBuf>,
-    /// Print the plan (items, pairs, comparisons, expected and cached model calls) and stop.
-    #[arg(long)]
-    dry_run: bool,
+    #[command(flatten)]
+    run: RunFlags,
     /// Override items.n_items.
     #[arg(long)]
     n_items: Option<usize>,
@@ -89,11 +81,8 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn resolve(&self) -> Result<Config> {
-        let mut c = match &self.config {
-            Some(p) => Config::read(p)?,
-            None => Config::default(),
-        };
+    /// `base` with the flags applied, checked.
+    fn apply(&self, mut c: Config) -> Result<Config> {
         macro_rules! set {
             ($flag:expr => $field:expr) => {
                 if let Some(v) = $flag.clone() {
@@ -125,33 +114,36 @@ impl RunArgs {
     }
 }
 
+impl RunArgs {
+    /// Whether any flag overrides a setting.
+    fn overrides(&self) -> bool {
+        self.n_items.is_some()
+            || self.kind.is_some()
+            || self.seed.is_some()
+            || self.mode.is_some()
+            || self.answer.is_some()
+            || self.samples.is_some()
+            || self.strategy.is_some()
+            || self.budget.is_some()
+            || self.backend.is_some()
+            || self.model.is_some()
+            || self.base_url.is_some()
+    }
+}
+
 fn main() -> ExitCode {
-    pref_report::json_main(|| real_main(Cli::parse()))
+    pref_study::json_main(|| real_main(Cli::parse()))
 }
 
 fn real_main(cli: Cli) -> Result<serde_json::Value> {
-    match cli.command {
-        Command::Status { run_dir } => study::status(&run_dir),
-        Command::Run(args) => {
-            if args.dry_run {
-                let cfg = match &args.resume {
-                    Some(d) => pref_data::RunDir::open(d)?.config()?,
-                    None => args.resolve()?,
-                };
-                let lm = study::load_model(&cfg)?;
-                return study::dry_run(&cfg, &lm, args.resume.as_deref());
-            }
-            let mut cfg = if args.resume.is_some() {
-                Config::default()
-            } else {
-                args.resolve()?
-            };
-            let (run, cfg, lm) = study::open_run(&mut cfg, args.out.clone(), args.resume.clone())?;
-            eprintln!("run directory: {}", run.root().display());
-            let mut results = study::run(&run, &cfg, &lm)?;
-            results["run_dir"] = serde_json::json!(run.root());
-            results["report"] = serde_json::json!(run.root().join("report.md"));
-            Ok(results)
+    Ok(match cli.command {
+        Command::Status { run_dir } => {
+            pref_study::to_json(&pref_study::run_status::<UtilityStudy>(&run_dir)?)?
         }
-    }
+        Command::Run(args) => {
+            pref_study::run_command::<UtilityStudy>(&args.run, args.overrides(), |c| {
+                args.apply(c).map_err(Into::into)
+            })?
+        }
+    })
 }

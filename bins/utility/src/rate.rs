@@ -1,25 +1,28 @@
-//! Mode `rate`: every item alone, rated on a scale (default 1–5).
+//! Mode `rate`: every item alone, rated on a scale (default 1–5), through
+//! pref-study's stage `rate` (records in `records/ratings.jsonl`).
 //!
 //! Each rating is a distribution over the scale: the labels' renormalised
 //! probabilities (answers read from log-probs) or a point mass on the parsed
 //! label (text answers; unparseable ones are kept with `rating: null`). Items
-//! get their mean rating, and — so that rated and pairwise studies land on the
-//! same scale — Thurstonian utilities fitted to the pairwise probabilities the
-//! ratings imply, `P(a ≻ b) = P(Rₐ > R_b) + ½ P(Rₐ = R_b)` for independent
-//! ratings (each pair weighted like the two orders of one comparison).
+//! get their mean rating and Thurstonian utilities fitted to the pairwise
+//! probabilities the ratings imply (`pref_utility::implied_pair_counts`), so
+//! rated and pairwise studies land on the same scale.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
-use pref_data::{record_id, RecordLog, RunDir};
-use pref_llm::{LanguageModel, Message, SamplingParams};
+use pref_data::record_id;
+use pref_llm::{LanguageModel, Message};
+use pref_study::{Item, Model, Run};
+use pref_utility::{implied_pair_counts, RatingSummary, UtilityFit};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::config::{Answer, Config, ItemKind};
-use crate::study::{draw_items, runtime, template_name, Fit, Item, Model};
-use pref_report::progress;
+use crate::elicit::text_params;
+use crate::study::{
+    draw_items, system, template_name, Results, Seconds, TrainMetrics, Unparseable,
+};
 
 /// One rating of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +67,7 @@ pub fn rate_messages(cfg: &Config, text: &str) -> Vec<Message> {
              {text}\n\n{how}"
         ),
     };
-    crate::study::with_system(cfg, vec![Message::user(q)])
+    system(cfg, vec![Message::user(q)])
 }
 
 /// Strict reading of a text rating: a scale label alone, optionally followed by
@@ -79,37 +82,17 @@ pub fn parse_rating(text: &str, scale: &[String]) -> Option<usize> {
     scale.iter().position(|l| l.trim() == t)
 }
 
-/// `P(X > Y) + ½ P(X = Y)` for independent ratings with distributions `x`, `y`
-/// over the same ordered scale.
-pub fn prob_greater(x: &[f64], y: &[f64]) -> f64 {
-    let mut below = 0.0; // P(Y < i)
-    let mut p = 0.0;
-    for (xi, yi) in x.iter().zip(y) {
-        p += xi * (below + 0.5 * yi);
-        below += yi;
-    }
-    p
-}
-
-fn rating_id(item: &Item, sample: u32, template: &str) -> String {
+/// The record id of a rating.
+pub fn rating_id(item: &Item, sample: u32, template: &str) -> String {
     record_id(&[item.id.as_str(), &sample.to_string(), template])
 }
 
-/// Ratings of this run's items recorded so far.
-pub fn recorded(run: &RunDir, cfg: &Config, items: &[Item]) -> Result<usize> {
-    let log: RecordLog<Rating> = run.records("ratings")?;
-    let template = template_name(cfg);
-    Ok(items
+/// Every (item, sample) to rate.
+pub fn jobs(items: &[Item], samples: u32) -> Vec<(&Item, u32)> {
+    items
         .iter()
-        .flat_map(|it| (0..cfg.elicitation.samples).map(move |s| (it, s)))
-        .filter(|(it, s)| log.contains(&rating_id(it, *s, &template)))
-        .count())
-}
-
-/// Unparseable ratings recorded so far.
-pub fn unparseable(run: &RunDir) -> Result<usize> {
-    let log: RecordLog<Rating> = run.records("ratings")?;
-    Ok(log.records().filter(|r| r.rating.is_none()).count())
+        .flat_map(|it| (0..samples).map(move |s| (it, s)))
+        .collect()
 }
 
 async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Rating> {
@@ -133,13 +116,7 @@ async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Ratin
             (best, Some(c.normalised), raw)
         }
         Answer::Text => {
-            let params = SamplingParams {
-                max_tokens: 8,
-                temperature: cfg.elicitation.temperature,
-                seed: u64::from(sample),
-                ..SamplingParams::default()
-            };
-            let c = lm.generate(&messages, &params).await?;
+            let c = lm.generate(&messages, &text_params(cfg, sample)).await?;
             (parse_rating(&c.text, scale), None, c.text)
         }
     };
@@ -155,36 +132,26 @@ async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Ratin
 }
 
 /// Runs (or resumes) a `rate` study.
-pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
-    let started = Instant::now();
+pub fn run(run: &Run<Config>) -> Result<Results> {
+    let cfg = run.config();
     let items = draw_items(cfg)?;
     let template = template_name(cfg);
     let k = cfg.elicitation.samples;
     let scale = &cfg.elicitation.scale;
-    let rt = runtime()?;
-    let mut log: RecordLog<Rating> = run.records("ratings")?;
+    let lm = run.model("model")?;
 
-    let jobs: Vec<(usize, u32)> = (0..items.len())
-        .flat_map(|i| (0..k).map(move |s| (i, s)))
-        .collect();
+    let jobs = jobs(&items, k);
     let t_elicit = Instant::now();
-    let bar = progress(jobs.len() as u64, "rating");
-    let todo: Vec<(usize, u32)> = jobs
-        .iter()
-        .filter(|(i, s)| !log.contains(&rating_id(&items[*i], *s, &template)))
-        .copied()
-        .collect();
-    bar.inc((jobs.len() - todo.len()) as u64);
-    let chunk = cfg.model.parallel_requests();
-    for part in todo.chunks(chunk) {
-        let asks = part.iter().map(|&(i, s)| ask(cfg, lm, &items[i], s));
-        let done = rt.block_on(futures::future::try_join_all(asks))?;
-        for (&(i, s), r) in part.iter().zip(done) {
-            log.append(&rating_id(&items[i], s, &template), r)?;
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
+    let mut stage = run
+        .stage("rate", "ratings")?
+        .parsed_when(|r: &Rating| r.rating.is_some())
+        .planned(jobs.len());
+    stage.run(
+        &jobs,
+        |(it, s)| rating_id(it, *s, &template),
+        |(it, s)| ask(cfg, lm, it, *s),
+    )?;
+    let log = stage.finish();
     let elicit_seconds = t_elicit.elapsed().as_secs_f64();
 
     // Per item: the mean distribution over its parseable samples.
@@ -192,14 +159,10 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
     let m = scale.len();
     let mut dists: Vec<Option<Vec<f64>>> = Vec::with_capacity(items.len());
     let mut n_unparseable = 0usize;
-    let mut overall = vec![0.0; m];
     for it in &items {
         let mut acc = vec![0.0; m];
         let mut n = 0usize;
-        for s in 0..k {
-            let Some(r) = log.get(&rating_id(it, s, &template)) else {
-                continue;
-            };
+        for r in (0..k).filter_map(|s| log.get(&rating_id(it, s, &template))) {
             match (&r.probs, r.rating) {
                 (Some(p), Some(_)) => acc.iter_mut().zip(p).for_each(|(a, v)| *a += v),
                 (None, Some(j)) => acc[j] += 1.0,
@@ -210,83 +173,67 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
             }
             n += 1;
         }
-        if n == 0 {
-            dists.push(None);
-        } else {
-            acc.iter_mut().for_each(|a| *a /= n as f64);
-            overall.iter_mut().zip(&acc).for_each(|(o, a)| *o += a);
-            dists.push(Some(acc));
-        }
+        dists.push((n > 0).then(|| acc.iter().map(|a| a / n as f64).collect()));
     }
-    let n_rated = dists.iter().filter(|d| d.is_some()).count();
-    overall.iter_mut().for_each(|o| *o /= n_rated.max(1) as f64);
-
-    // Implied pairwise probabilities, each pair weighted as two comparisons.
-    let mut counts = Vec::new();
-    for x in 0..items.len() {
-        for y in x + 1..items.len() {
-            if let (Some(dx), Some(dy)) = (&dists[x], &dists[y]) {
-                let p = prob_greater(dx, dy);
-                counts.push((x, y, 2.0 * p, 2.0 * (1.0 - p)));
-            }
-        }
-    }
-    let fit = Fit::of(cfg, &items, &counts)?;
+    let rated: Vec<&Vec<f64>> = dists.iter().flatten().collect();
+    let overall: Vec<f64> = (0..m)
+        .map(|j| rated.iter().map(|d| d[j]).sum::<f64>() / rated.len().max(1) as f64)
+        .collect();
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let fit = UtilityFit::of(&cfg.fit_params(), ids, &implied_pair_counts(&dists))?;
     let fit_seconds = t_fit.elapsed().as_secs_f64();
 
-    let mut ratings = BTreeMap::new();
-    for (it, d) in items.iter().zip(&dists) {
-        let v = d.as_ref().map(|d| {
-            let mean: f64 = d.iter().enumerate().map(|(j, p)| (j + 1) as f64 * p).sum();
-            let var: f64 = d
-                .iter()
-                .enumerate()
-                .map(|(j, p)| ((j + 1) as f64 - mean).powi(2) * p)
-                .sum();
-            json!({"mean": mean, "sd": var.sqrt(), "distribution": d})
-        });
-        ratings.insert(it.id.clone(), v.unwrap_or(Value::Null));
-    }
-    let stats = lm.stats();
-    let results = json!({
-        "mode": "rate",
-        "scale": scale,
-        "ratings": ratings,
-        "rating_distribution": overall,
-        "utilities": fit.as_ref().map_or(json!({}), Fit::utilities_json),
-        "train": fit.as_ref().map(|f| json!({"log_loss": f.train.log_loss, "accuracy": f.train.accuracy, "n_pairs": f.train.n_pairs})),
-        "heldout": Value::Null,
-        "model_calls": {"made": stats.made, "cached": stats.cached},
-        "unparseable": {"count": n_unparseable, "of": jobs.len(),
-                        "policy": "kept in records/ratings.jsonl with rating null; the item's other samples are used, an item without any is left out of the fit"},
-        "position_bias": Value::Null,
-        "fit": fit.as_ref().map(|f| json!({"iterations": f.model.stats.iterations, "converged": f.model.stats.converged})),
-        "n_items": items.len(),
-        "n_ratings": jobs.len(),
-        "model": lm.id().to_string(),
-        "seconds": {"elicitation": elicit_seconds, "fit": fit_seconds, "total": started.elapsed().as_secs_f64()},
-    });
-    run.write_json("results.json", &results)?;
-    crate::report::write_rate(run, cfg, &items, &results, fit.as_ref())?;
+    let ratings: BTreeMap<String, Option<RatingSummary>> = items
+        .iter()
+        .zip(&dists)
+        .map(|(it, d)| (it.id.clone(), d.clone().map(RatingSummary::of)))
+        .collect();
+    let (utilities, fit_info) = Results::fit_parts(fit.as_ref());
+    let results = Results {
+        mode: Some("rate".into()),
+        scale: Some(scale.clone()),
+        ratings: Some(ratings),
+        rating_distribution: Some(overall),
+        utilities,
+        train: fit.as_ref().map(|f| TrainMetrics {
+            log_loss: f.train.log_loss,
+            accuracy: f.train.accuracy,
+            n_pairs: f.train.n_pairs,
+            unparseable: None,
+        }),
+        heldout: None,
+        learning_curve: None,
+        active_learning: None,
+        model_calls: run.calls(),
+        unparseable: Unparseable {
+            count: n_unparseable,
+            of: jobs.len(),
+            policy: "kept in records/ratings.jsonl with rating null; the item's other samples \
+                     are used, an item without any is left out of the fit"
+                .into(),
+        },
+        position_bias: None,
+        fit: fit_info,
+        n_items: items.len(),
+        n_pairs: None,
+        n_comparisons: None,
+        n_ratings: Some(jobs.len()),
+        readout: None,
+        model: lm.id().to_string(),
+        seconds: Seconds {
+            elicitation: elicit_seconds,
+            fit: fit_seconds,
+            total: run.seconds(),
+        },
+    };
+    run.write_results(&results)?;
+    crate::report::write_rate(run, &items, &results, fit.as_ref())?;
     Ok(results)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn implied_pairwise_probability_matches_enumeration() {
-        // numpy: x=[.1,.2,.3,.4]; y=[.4,.3,.2,.1]
-        //   sum(x[i]*y[j] for i>j) + .5*sum(x[i]*y[i]) = 0.65 + 0.5*0.2 = 0.75
-        let x = [0.1, 0.2, 0.3, 0.4];
-        let y = [0.4, 0.3, 0.2, 0.1];
-        assert!((prob_greater(&x, &y) - 0.75).abs() < 1e-12);
-        assert!((prob_greater(&y, &x) - 0.25).abs() < 1e-12);
-        // Identical distributions are a coin flip; point masses order strictly.
-        assert!((prob_greater(&x, &x) - 0.5).abs() < 1e-12);
-        assert_eq!(prob_greater(&[0.0, 1.0], &[1.0, 0.0]), 1.0);
-    }
 
     #[test]
     fn strict_rating_parser() {

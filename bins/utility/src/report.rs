@@ -1,21 +1,21 @@
 //! `report.md`, `plots/utilities.{svg,png}` and `index.html` of a run.
 
 use anyhow::Result;
-use pref_data::RunDir;
 use pref_report::{cells, write_index, Chart, ErrorBarChart, LineChart, Report, Series, Table};
-use serde_json::Value;
+use pref_study::{Item, Run};
+use pref_utility::UtilityFit;
 
 use crate::config::Config;
-use crate::study::{Fit, Item, Plan};
+use crate::study::{Plan, Results};
 
 /// Writes the human-readable report of a finished run.
 pub fn write(
-    run: &RunDir,
-    cfg: &Config,
+    run: &Run<Config>,
     plan: &Plan,
-    results: &Value,
-    fit: Option<&Fit>,
+    results: &Results,
+    fit: Option<&UtilityFit>,
 ) -> Result<()> {
+    let cfg = run.config();
     let text_of = |id: &str| {
         plan.items
             .iter()
@@ -29,15 +29,16 @@ pub fn write(
         format!("{id}: {short}")
     };
     let mut r = Report::new("Utility elicitation");
-    let model_id = results["model"].as_str().unwrap_or("?");
+    let model_id = &results.model;
+    let n_pairs = results.n_pairs.as_ref();
     r.paragraph(&format!(
         "Model `{model_id}`; {} items; {} training and {} held-out pairs (strategy `{:?}`); {} comparisons \
          (both orders × {} sample(s)); mode `{:?}`, answers read from {:?}, readout {:?}.",
         plan.items.len(),
-        results["n_pairs"]["train"],
+        n_pairs.map_or(0, |p| p.train),
         plan.heldout.len(),
         cfg.pairs.strategy,
-        results["n_comparisons"],
+        results.n_comparisons.unwrap_or(0),
         cfg.elicitation.samples,
         cfg.elicitation.mode,
         cfg.elicitation.answer,
@@ -45,11 +46,9 @@ pub fn write(
     ));
 
     r.heading(2, "Position bias");
-    match results["position_bias"].as_object() {
+    match &results.position_bias {
         Some(b) => {
-            let share = b["share_first"].as_f64().unwrap_or(f64::NAN);
-            let lo = b["ci95"][0].as_f64().unwrap_or(f64::NAN);
-            let hi = b["ci95"][1].as_f64().unwrap_or(f64::NAN);
+            let (share, [lo, hi]) = (b.share_first, b.ci95);
             r.paragraph(&format!(
                 "The option shown first wins {:.1}% of the time (95% interval {:.1}–{:.1}%, n = {}); \
                  50% means no position bias. Both orders of every pair are asked, so the fit \
@@ -57,7 +56,7 @@ pub fn write(
                 100.0 * share,
                 100.0 * lo,
                 100.0 * hi,
-                b["n"]
+                b.n
             ));
             if !(0.35..=0.65).contains(&share) {
                 r.warning(&format!(
@@ -73,30 +72,19 @@ pub fn write(
 
     r.heading(2, "Fit and held-out pairs");
     let mut t = Table::new(["set", "pairs", "log loss", "accuracy"]);
-    let tr = &results["train"];
-    if tr.is_object() {
-        t.row(cells![
-            "train",
-            tr["n_pairs"].as_u64().unwrap_or(0) as f64,
-            tr["log_loss"].as_f64().unwrap_or(f64::NAN),
-            tr["accuracy"].as_f64().unwrap_or(f64::NAN)
-        ]);
+    if let Some(tr) = &results.train {
+        t.row(cells!["train", tr.n_pairs as f64, tr.log_loss, tr.accuracy]);
     }
-    if let Some(h) = results["heldout"].as_object() {
-        t.row(cells![
-            "held out",
-            h["n_pairs"].as_u64().unwrap_or(0) as f64,
-            h["log_loss"].as_f64().unwrap_or(f64::NAN),
-            h["accuracy"].as_f64().unwrap_or(f64::NAN)
-        ]);
+    if let Some(h) = &results.heldout {
+        t.row(cells!["held out", h.n_pairs as f64, h.log_loss, h.accuracy]);
     }
     r.table(&t)?;
     learning_curve(run, &mut r, results)?;
     r.paragraph(&format!(
         "Unparseable answers: {} of {} (kept in `records/comparisons.jsonl` with `choice: null`, not used in the fit). \
          Model calls this run: {} made, {} from the cache.",
-        results["unparseable"]["count"], results["unparseable"]["of"],
-        results["model_calls"]["made"], results["model_calls"]["cached"],
+        results.unparseable.count, results.unparseable.of,
+        results.model_calls.made, results.model_calls.cached,
     ));
 
     utilities_section(run, &mut r, fit, &label, "Fitted utilities")?;
@@ -107,9 +95,9 @@ pub fn write(
 
 /// The utilities' plot and sorted table, or why there are none.
 fn utilities_section(
-    run: &RunDir,
+    run: &Run<Config>,
     r: &mut Report,
-    fit: Option<&Fit>,
+    fit: Option<&UtilityFit>,
     label: &dyn Fn(&str) -> String,
     title: &str,
 ) -> Result<()> {
@@ -129,7 +117,7 @@ fn utilities_section(
         .map(|(i, id)| (label(id), model.mu()[i], model.sigma2()[i].sqrt()))
         .collect();
     let plot = ErrorBarChart::new(title, "utility μ (±1 σ)", "item", bars)
-        .render(&run.plots_dir().join("utilities"))?;
+        .render(&run.dir().plots_dir().join("utilities"))?;
     r.image("utilities", &plot.png);
     let mut ut = Table::new(["item", "μ", "σ²", "se(μ)"]);
     let mut order: Vec<usize> = (0..model.items().len()).collect();
@@ -148,17 +136,16 @@ fn utilities_section(
 
 /// Held-out accuracy against training pairs: active learning by round and
 /// random selection by prefix, when the run has held-out pairs.
-fn learning_curve(run: &RunDir, r: &mut Report, results: &Value) -> Result<()> {
+fn learning_curve(run: &Run<Config>, r: &mut Report, results: &Results) -> Result<()> {
     let mut series = Vec::new();
     for (key, name) in [("active", "active learning"), ("random", "random pairs")] {
-        let pts: Vec<(f64, f64)> = results["learning_curve"][key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| Some((p["pairs"].as_f64()?, p["accuracy"].as_f64()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let Some(curve) = results.learning_curve.as_ref().and_then(|c| c.get(key)) else {
+            continue;
+        };
+        let pts: Vec<(f64, f64)> = curve
+            .iter()
+            .map(|p| (p.pairs as f64, p.accuracy))
+            .collect();
         if !pts.is_empty() {
             series.push(Series::new(name, pts));
         }
@@ -174,7 +161,7 @@ fn learning_curve(run: &RunDir, r: &mut Report, results: &Value) -> Result<()> {
         series,
     );
     chart.y_range = Some((0.0, 1.0));
-    let plot = chart.render(&run.plots_dir().join("learning_curve"))?;
+    let plot = chart.render(&run.dir().plots_dir().join("learning_curve"))?;
     r.image("learning curve", &plot.png);
     r.paragraph(
         "Each point refits the utilities on the training pairs asked so far and scores the \
@@ -186,12 +173,12 @@ fn learning_curve(run: &RunDir, r: &mut Report, results: &Value) -> Result<()> {
 
 /// The report of a `rate` run: mean ratings, the scale's use, implied utilities.
 pub fn write_rate(
-    run: &RunDir,
-    cfg: &Config,
+    run: &Run<Config>,
     items: &[Item],
-    results: &Value,
-    fit: Option<&Fit>,
+    results: &Results,
+    fit: Option<&UtilityFit>,
 ) -> Result<()> {
+    let cfg = run.config();
     let label = |id: &str| {
         let t = items
             .iter()
@@ -204,8 +191,8 @@ pub fn write_rate(
     let mut rated: Vec<(String, f64, f64)> = items
         .iter()
         .filter_map(|it| {
-            let v = &results["ratings"][&it.id];
-            Some((label(&it.id), v["mean"].as_f64()?, v["sd"].as_f64()?))
+            let v = results.ratings.as_ref()?.get(&it.id)?.as_ref()?;
+            Some((label(&it.id), v.mean, v.sd))
         })
         .collect();
     rated.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -214,7 +201,7 @@ pub fn write_rate(
         "Model `{}`; {} items rated {} time(s) each on the scale {:?} (worst first); answers \
          read from {:?}. Utilities are fitted to the pairwise probabilities the ratings imply \
          (P(a ≻ b) = P(Rₐ > R_b) + ½ P(Rₐ = R_b)); there are no held-out pairs in this mode.",
-        results["model"].as_str().unwrap_or("?"),
+        results.model,
         items.len(),
         cfg.elicitation.samples,
         cfg.elicitation.scale,
@@ -222,10 +209,7 @@ pub fn write_rate(
     ));
     r.heading(2, "Use of the scale");
     let mut t = Table::new(["label", "share"]);
-    let overall: Vec<f64> = results["rating_distribution"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_f64).collect())
-        .unwrap_or_default();
+    let overall = results.rating_distribution.clone().unwrap_or_default();
     for (l, p) in cfg.elicitation.scale.iter().zip(&overall) {
         t.row(cells![l.as_str(), *p]);
     }
@@ -241,15 +225,15 @@ pub fn write_rate(
     r.paragraph(&format!(
         "Unparseable answers: {} of {} (kept in `records/ratings.jsonl` with `rating: null`). \
          Model calls this run: {} made, {} from the cache.",
-        results["unparseable"]["count"],
-        results["unparseable"]["of"],
-        results["model_calls"]["made"],
-        results["model_calls"]["cached"],
+        results.unparseable.count,
+        results.unparseable.of,
+        results.model_calls.made,
+        results.model_calls.cached,
     ));
     if !rated.is_empty() {
         r.heading(2, "Mean ratings");
         let plot = ErrorBarChart::new("Mean ratings", "rating (±1 sd)", "item", rated.clone())
-            .render(&run.plots_dir().join("ratings"))?;
+            .render(&run.dir().plots_dir().join("ratings"))?;
         r.image("ratings", &plot.png);
     }
     utilities_section(run, &mut r, fit, &label, "Implied utilities")?;

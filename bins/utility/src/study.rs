@@ -1,50 +1,27 @@
-//! The study: draw items, plan pairs, elicit comparisons (resumable), fit,
-//! evaluate on held-out pairs, write results, report and plots.
-//!
-//! The statistics live in pref-utility (aggregation, position bias, Thurstonian
-//! fit, standard errors); this module only composes them with the model and the
-//! run directory.
+//! The utility study on pref-study: draw items, plan pairs, elicit comparisons
+//! (stage `elicit`, after `complete` in mode `complete-then-choose`), fit, score
+//! the held-out pairs, write typed results and the report. The statistics live
+//! in pref-utility; this module composes them with the prompts and the stages.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use pref_data::loaders::{load_tasks, Source};
-use pref_data::{Comparison, Order, PairCounts, RecordLog, RunDir, Task};
-use pref_llm::{CachedModel, LanguageModel, Message, ModelCache};
-use pref_report::progress;
+use anyhow::Result;
+use pref_data::{Order, PairCounts};
+use pref_llm::{LanguageModel, Message};
+use pref_study::{
+    with_system, BoxError, Calls, Item, ModelRoles, PlannedJob, Run, StagePlan, Study,
+};
 use pref_utility::{
-    aggregate_comparisons_with, position_bias, ActiveLearningParams, FittedThurstonian, PairData,
-    SeMethod, ThurstonianParams,
+    aggregate_comparisons_with, learning_curve, position_bias, prefix_sizes, ActiveLearningParams,
+    CurvePoint, Readout, UtilityEstimate, UtilityFit,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::config::{Answer, Config, ItemKind, Mode, Resolved, Strategy};
+use crate::config::{Answer, Config, ItemKind, Mode, Strategy};
 use crate::elicit::{jobs_for, Elicitor, Job};
-
-/// A drawn item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Item {
-    /// `<source>:<id>`, unique across files.
-    pub id: String,
-    /// The text shown to the model.
-    pub text: String,
-}
-
-/// The completion of one task (mode `complete-then-choose`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskCompletion {
-    /// The item id.
-    pub item: String,
-    /// What the model wrote.
-    pub text: String,
-}
 
 /// The plan of a run.
 #[derive(Debug, Clone)]
@@ -59,9 +36,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The comparisons of the held-out pairs.
-    pub fn heldout_jobs(&self, cfg: &Config) -> Vec<Job> {
-        jobs_for(&self.heldout, cfg.elicitation.samples)
+    /// Draws the items and splits all pairs into held-out and training pairs
+    /// (mode `rate` asks no pairs).
+    pub fn of(cfg: &Config) -> Result<Self> {
+        Ok(plan(cfg, draw_items(cfg)?))
+    }
+
+    /// The item ids.
+    pub fn ids(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.id.clone()).collect()
     }
 
     /// The training comparisons known before asking: all of them for `all` and
@@ -86,11 +69,10 @@ impl Plan {
         match (cfg.elicitation.mode, cfg.pairs.strategy) {
             (Mode::Rate, _) => self.items.len() * k,
             (_, Strategy::Active) => {
-                let asked = if cfg.pairs.active.compare_random {
-                    2 * self.active_target(cfg)
-                } else {
-                    self.active_target(cfg)
-                };
+                let mut asked = self.active_target(cfg);
+                if cfg.pairs.active.compare_random {
+                    asked *= 2;
+                }
                 (asked.min(self.train.len()) + self.heldout.len()) * 2 * k
             }
             _ => (self.train.len() + self.heldout.len()) * 2 * k,
@@ -98,51 +80,16 @@ impl Plan {
     }
 }
 
-/// Draws `n` items, balanced across the files (round-robin over seeded shuffles).
+/// Draws `items.n_items` items, balanced across the files.
 pub fn draw_items(cfg: &Config) -> Result<Vec<Item>> {
-    let mut per_file: Vec<Vec<Item>> = Vec::new();
-    for (k, f) in cfg.items.files.iter().enumerate() {
-        let source: Source = f
-            .source
-            .parse()
-            .map_err(|e| anyhow::anyhow!("items.files[{k}]: {e}"))?;
-        let tasks: Vec<Task> = load_tasks(&f.path, source)?;
-        let mut items: Vec<Item> = tasks
-            .into_iter()
-            .filter(|t| !t.prompt.trim().is_empty())
-            .map(|t| Item {
-                id: format!("{}:{}", f.source, t.id),
-                text: t.prompt,
-            })
-            .collect();
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(cfg.items.seed ^ (k as u64).wrapping_mul(0x9E37_79B9));
-        items.shuffle(&mut rng);
-        per_file.push(items);
-    }
-    let mut out: Vec<Item> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut round = 0;
-    while out.len() < cfg.items.n_items && per_file.iter().any(|v| round < v.len()) {
-        for v in &per_file {
-            if out.len() == cfg.items.n_items {
-                break;
-            }
-            if let Some(it) = v.get(round) {
-                if seen.insert(it.id.clone()) {
-                    out.push(it.clone());
-                }
-            }
-        }
-        round += 1;
-    }
-    if out.len() < 3 {
-        bail!(
+    let items = pref_study::draw_balanced(&cfg.items.files, cfg.items.n_items, cfg.items.seed)?;
+    if items.len() < 3 {
+        anyhow::bail!(
             "the input files hold {} usable items; at least 3 are needed",
-            out.len()
+            items.len()
         );
     }
-    Ok(out)
+    Ok(items)
 }
 
 /// Splits all pairs into held-out and training pairs (mode `rate` asks no pairs).
@@ -158,13 +105,12 @@ pub fn plan(cfg: &Config, items: Vec<Item>) -> Plan {
     let mut pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
         .collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.pairs.seed);
-    pairs.shuffle(&mut rng);
+    pairs.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.pairs.seed));
     let n_heldout = ((pairs.len() as f64 * cfg.pairs.heldout_fraction).ceil() as usize)
         .min(cfg.pairs.heldout_cap)
         .min(pairs.len().saturating_sub(n));
-    let heldout: Vec<(usize, usize)> = pairs[..n_heldout].to_vec();
-    let mut train: Vec<(usize, usize)> = pairs[n_heldout..].to_vec();
+    let heldout = pairs[..n_heldout].to_vec();
+    let mut train = pairs[n_heldout..].to_vec();
     if cfg.pairs.strategy == Strategy::Random {
         train.truncate(cfg.pairs.budget.unwrap_or(train.len()));
     }
@@ -190,13 +136,8 @@ pub fn template_name(cfg: &Config) -> String {
 }
 
 /// `messages` after the configured system message, if any.
-pub fn with_system(cfg: &Config, messages: Vec<Message>) -> Vec<Message> {
-    match &cfg.elicitation.system {
-        Some(s) => std::iter::once(Message::system(s.clone()))
-            .chain(messages)
-            .collect(),
-        None => messages,
-    }
+pub fn system(cfg: &Config, messages: Vec<Message>) -> Vec<Message> {
+    with_system(cfg.elicitation.system.as_deref(), messages)
 }
 
 /// The question for one comparison (`first` is shown first).
@@ -212,7 +153,7 @@ pub fn choose_messages(cfg: &Config, first: &str, second: &str) -> Vec<Message> 
              Option {l2}:\n{second}\n\nAnswer with {l1} or {l2} only."
         ),
     };
-    with_system(cfg, vec![Message::user(text)])
+    system(cfg, vec![Message::user(text)])
 }
 
 /// The conversation of `complete-then-choose`: both tasks done, then the question.
@@ -231,232 +172,340 @@ pub fn complete_then_choose_messages(
             "You have now done both tasks. Which one did you prefer doing? Answer with {l1} or {l2} only."
         )),
     ];
-    with_system(cfg, conversation)
+    system(cfg, conversation)
 }
 
-/// Strict reading of a text answer: the label alone, optionally wrapped in
-/// `**…**`, followed by `.`/`)`/`:`, or preceded by `Task`/`Option`. Returns
-/// 0 (first label) or 1 (second); anything else is unparseable.
-pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
-    pref_llm::parse_label(text, labels, &["Task ", "Option ", "task ", "option "])
-}
+/// Words a strict text answer may put before its label.
+pub const PREFIXES: &[&str] = &["Task ", "Option ", "task ", "option "];
 
-/// The model behind the cache, as configured.
-pub fn load_model(cfg: &Config) -> Result<Model> {
-    Ok(CachedModel::new(
-        cfg.model.load()?,
-        Arc::new(ModelCache::open_default()?),
-    ))
-}
-
-/// The model type every study function takes.
-pub type Model = CachedModel<Box<dyn LanguageModel>>;
-
-/// The Thurstonian parameters of the configuration.
-pub fn fit_params(cfg: &Config) -> ThurstonianParams {
-    let prior = |sd: f64| (sd > 0.0).then_some(sd);
-    ThurstonianParams::default()
-        .seed(cfg.fit.seed)
-        .mu_prior_sd(prior(cfg.fit.mu_prior_sd))
-        .s_prior_sd(prior(cfg.fit.s_prior_sd))
-}
-
-/// Fits utilities of every item to `(x, y, count_x, count_y)` pair counts
-/// (items without comparisons stay in the model, held by the prior).
-pub fn fit_counts(
-    cfg: &Config,
-    items: &[Item],
-    counts: &[(usize, usize, f64, f64)],
-) -> Result<(FittedThurstonian, PairData)> {
-    let mut data = PairData::with_items(items.iter().map(|i| i.id.clone()).collect())?;
-    for &(x, y, cx, cy) in counts {
-        if cx + cy > 0.0 {
-            data.push(x, y, cx, cy)?;
-        }
-    }
-    if data.is_empty() {
-        bail!("no usable training comparisons (every answer was unparseable)");
-    }
-    let model = fit_params(cfg).fit(&data)?;
-    Ok((model, data))
-}
-
-/// A fit of every item's utility with standard errors and its training metrics.
-pub struct Fit {
-    /// The fitted model.
-    pub model: FittedThurstonian,
-    /// Standard errors of μ.
-    pub mu_se: Vec<f64>,
-    /// Metrics on the training pairs.
-    pub train: pref_utility::Evaluation,
-}
-
-impl Fit {
-    /// Fits `counts`; `None` when no pair holds a usable comparison (every
-    /// answer unparseable): the run still completes and reports that.
-    pub fn of(
-        cfg: &Config,
-        items: &[Item],
-        counts: &[(usize, usize, f64, f64)],
-    ) -> Result<Option<Self>> {
-        if counts.iter().all(|c| c.2 + c.3 == 0.0) {
-            return Ok(None);
-        }
-        let (model, data) = fit_counts(cfg, items, counts)?;
-        let se = model.mu_standard_errors(&data, SeMethod::Auto)?;
-        let train = model.evaluate_data(&data)?;
-        Ok(Some(Self {
-            model,
-            mu_se: se.mu_se,
-            train,
-        }))
-    }
-
-    /// `{id: {mu, sigma2, mu_se}}`.
-    pub fn utilities_json(&self) -> Value {
-        let m = &self.model;
-        let mut out = BTreeMap::new();
-        for (i, id) in m.items().iter().enumerate() {
-            out.insert(
-                id.clone(),
-                json!({"mu": m.mu()[i], "sigma2": m.sigma2()[i], "mu_se": self.mu_se[i]}),
-            );
-        }
-        json!(out)
-    }
-}
-
-/// Held-out log loss and accuracy of a fit, as JSON (`null` without held-out pairs).
-fn heldout_json(model: &FittedThurstonian, held: &[PairCounts]) -> Result<Value> {
-    if held.is_empty() {
-        return Ok(Value::Null);
-    }
-    let e = model.evaluate(held)?;
-    Ok(json!({
-        "log_loss": e.log_loss, "accuracy": e.accuracy, "accuracy_majority": e.accuracy_majority,
-        "n_pairs": e.n_pairs, "n_ties": e.n_ties}))
-}
-
-/// One point of a learning curve: held-out metrics of a fit on the first
-/// `pairs` training pairs.
-#[derive(Debug, Clone, Serialize)]
-pub struct CurvePoint {
-    /// Training pairs used.
-    pub pairs: usize,
-    /// Comparisons in them (sum of counts).
-    pub comparisons: f64,
-    /// Held-out accuracy.
-    pub accuracy: f64,
-    /// Held-out log loss.
+/// Training-set metrics of the fit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainMetrics {
+    /// Log loss on the training pairs.
     pub log_loss: f64,
+    /// Accuracy on them.
+    pub accuracy: f64,
+    /// Pairs.
+    pub n_pairs: usize,
+    /// Unparseable training answers (pairwise modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unparseable: Option<u64>,
 }
 
-fn curve_point(
-    cfg: &Config,
-    items: &[Item],
-    counts: &[(usize, usize, f64, f64)],
-    held: &[PairCounts],
-) -> Result<Option<CurvePoint>> {
-    if held.is_empty() || counts.iter().all(|c| c.2 + c.3 == 0.0) {
-        return Ok(None); // nothing to fit or nothing to score
-    }
-    let (model, data) = fit_counts(cfg, items, counts)?;
-    let e = model.evaluate(held)?;
-    Ok(Some(CurvePoint {
-        pairs: counts.len(),
-        comparisons: data.total_count(),
-        accuracy: e.accuracy,
-        log_loss: e.log_loss,
-    }))
+/// Held-out metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldOut {
+    /// Log loss.
+    pub log_loss: f64,
+    /// Accuracy against the majority label.
+    pub accuracy: f64,
+    /// Accuracy of always predicting the majority label's side.
+    pub accuracy_majority: f64,
+    /// Pairs scored.
+    pub n_pairs: usize,
+    /// Pairs whose majority is a tie.
+    pub n_ties: usize,
 }
 
-/// Learning curve of fits on growing prefixes (six sizes from a fifth to all).
-fn prefix_curve(
-    cfg: &Config,
-    items: &[Item],
-    counts: &[(usize, usize, f64, f64)],
-    sizes: &[usize],
-    held: &[PairCounts],
-) -> Result<Vec<CurvePoint>> {
-    let mut out = Vec::new();
-    for &k in sizes {
-        if let Some(p) = curve_point(cfg, items, &counts[..k.min(counts.len())], held)? {
-            out.push(p);
+/// One round of active learning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Round {
+    /// Round number.
+    pub round: usize,
+    /// Training pairs after the round.
+    pub pairs: usize,
+    /// Comparisons in them.
+    pub comparisons: f64,
+    /// Pairs added this round.
+    pub added: usize,
+    /// The |Δμ| percentile used.
+    pub p_used: f64,
+    /// The degree percentile used.
+    pub q_used: f64,
+}
+
+/// Unparseable answers and what became of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unparseable {
+    /// Unparseable answers.
+    pub count: usize,
+    /// Answers in all.
+    pub of: usize,
+    /// What the study does with them.
+    pub policy: String,
+}
+
+/// The first-shown option's share of the wins, with its interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bias {
+    /// Share of decisions won by the option shown first.
+    pub share_first: f64,
+    /// 95% interval.
+    pub ci95: [f64; 2],
+    /// Decisions.
+    pub n: u64,
+}
+
+/// Convergence of the fit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// Optimiser iterations.
+    pub iterations: u64,
+    /// Whether it converged.
+    pub converged: bool,
+}
+
+/// Pairs of the design.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairCountsOfDesign {
+    /// Training pairs asked.
+    pub train: usize,
+    /// Held-out pairs.
+    pub heldout: usize,
+    /// Random pairs asked to compare active learning with.
+    pub random_baseline: usize,
+}
+
+/// A rated item (mode `rate`).
+pub use pref_utility::RatingSummary;
+
+/// Wall-clock seconds by phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seconds {
+    /// Asking the model.
+    pub elicitation: f64,
+    /// Fitting.
+    pub fit: f64,
+    /// The whole run (this process).
+    pub total: f64,
+}
+
+/// What `results.json` holds. Fields of one mode only are absent in the other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// `rate` in mode `rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Mode `rate`: the rating labels, worst first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Vec<String>>,
+    /// Mode `rate`: each item's ratings (`null` when every answer was unparseable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<BTreeMap<String, Option<RatingSummary>>>,
+    /// Mode `rate`: the mean distribution over the scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_distribution: Option<Vec<f64>>,
+    /// Fitted utilities by item id (empty when nothing could be fitted).
+    pub utilities: BTreeMap<String, UtilityEstimate>,
+    /// Training metrics.
+    pub train: Option<TrainMetrics>,
+    /// Held-out metrics.
+    pub heldout: Option<HeldOut>,
+    /// Pairwise modes: held-out metrics against training pairs (`active`, `random`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_curve: Option<BTreeMap<String, Vec<CurvePoint>>>,
+    /// Strategy `active`: the rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_learning: Option<Vec<Round>>,
+    /// Model calls this process made and had answered by the cache.
+    pub model_calls: Calls,
+    /// Unparseable answers.
+    pub unparseable: Unparseable,
+    /// The first-shown option's share of the wins (pairwise modes).
+    pub position_bias: Option<Bias>,
+    /// Convergence of the fit.
+    pub fit: Option<FitInfo>,
+    /// Items.
+    pub n_items: usize,
+    /// Pairwise modes: pairs of the design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_pairs: Option<PairCountsOfDesign>,
+    /// Pairwise modes: comparisons recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_comparisons: Option<usize>,
+    /// Mode `rate`: ratings asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_ratings: Option<usize>,
+    /// Pairwise modes: how answers count in the fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<Readout>,
+    /// The model's content id.
+    pub model: String,
+    /// Seconds by phase.
+    pub seconds: Seconds,
+}
+
+impl Results {
+    pub(crate) fn fit_parts(
+        fit: Option<&UtilityFit>,
+    ) -> (BTreeMap<String, UtilityEstimate>, Option<FitInfo>) {
+        match fit {
+            Some(f) => (
+                f.estimates(),
+                Some(FitInfo {
+                    iterations: f.model.stats.iterations,
+                    converged: f.model.stats.converged,
+                }),
+            ),
+            None => (BTreeMap::new(), None),
         }
     }
-    Ok(out)
 }
 
-/// Runs (or resumes) the study in `run`; returns `results.json`'s value.
-pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
-    if cfg.elicitation.mode == Mode::Rate {
-        return crate::rate::run(run, cfg, lm);
+/// The utility study.
+pub struct UtilityStudy;
+
+impl Study for UtilityStudy {
+    const NAME: &'static str = "utility";
+    type Config = Config;
+    type Results = Results;
+
+    fn plan(cfg: &Config, models: &ModelRoles) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
+        let plan = Plan::of(cfg)?;
+        let lm = models.get("model")?;
+        let template = template_name(cfg);
+        let labels = cfg.elicitation.labels.to_vec();
+        let text = crate::elicit::text_params(cfg, 0);
+        let cached = |m: &[Message]| -> Result<bool, BoxError> {
+            Ok(match cfg.elicitation.answer {
+                Answer::Logprobs => lm.is_cached_choice(m, &labels)?,
+                Answer::Text => lm.is_cached_generate(m, &text)?,
+            })
+        };
+        let mut stages = Vec::new();
+        if cfg.elicitation.mode == Mode::Rate {
+            let scale = &cfg.elicitation.scale;
+            let mut jobs = Vec::new();
+            for (item, sample) in crate::rate::jobs(&plan.items, cfg.elicitation.samples) {
+                let m = crate::rate::rate_messages(cfg, &item.text);
+                let c = match cfg.elicitation.answer {
+                    Answer::Logprobs => lm.is_cached_choice(&m, scale)?,
+                    Answer::Text => lm.is_cached_generate(&m, &crate::elicit::text_params(cfg, sample))?,
+                };
+                jobs.push(PlannedJob {
+                    id: crate::rate::rating_id(item, sample, &template),
+                    cached: Some(c),
+                });
+            }
+            stages.push(StagePlan::known("rate", "ratings", jobs).unparseable_when_null("rating"));
+        } else {
+            let after_completions = cfg.elicitation.mode == Mode::CompleteThenChoose;
+            if after_completions {
+                let complete = crate::elicit::completion_params(cfg);
+                let mut jobs = Vec::new();
+                for it in &plan.items {
+                    jobs.push(PlannedJob {
+                        id: crate::elicit::completion_id(it, &lm.id().to_string()),
+                        cached: Some(lm.is_cached_generate(
+                            &system(cfg, vec![Message::user(it.text.clone())]),
+                            &complete,
+                        )?),
+                    });
+                }
+                stages.push(StagePlan::known("complete", "completions", jobs));
+            }
+            let elicit = if cfg.pairs.strategy == Strategy::Active {
+                StagePlan::at_most("elicit", "comparisons", plan.max_comparisons(cfg))
+            } else {
+                let mut jobs = jobs_for(&plan.heldout, cfg.elicitation.samples);
+                jobs.extend(plan.train_jobs(cfg));
+                let mut planned = Vec::with_capacity(jobs.len());
+                for j in &jobs {
+                    let (f, s) = j.shown();
+                    let c = if after_completions {
+                        None // the prompt holds the completions
+                    } else {
+                        Some(cached(&choose_messages(cfg, &plan.items[f].text, &plan.items[s].text))?)
+                    };
+                    planned.push(PlannedJob {
+                        id: crate::elicit::job_id(&plan.items, j, &template),
+                        cached: c,
+                    });
+                }
+                StagePlan::known("elicit", "comparisons", planned)
+            };
+            stages.push(elicit.unparseable_when_null("choice"));
+        }
+        let details = serde_json::json!({
+            "items": plan.ids(),
+            "mode": cfg.elicitation.mode,
+            "strategy": cfg.pairs.strategy,
+            "pairs": {"train": plan.train.len(), "heldout": plan.heldout.len(),
+                      "active_target": (cfg.pairs.strategy == Strategy::Active).then(|| plan.active_target(cfg))},
+            "template": template,
+            "model": lm.id().to_string(),
+        });
+        Ok((stages, details))
     }
-    let started = Instant::now();
-    let items = draw_items(cfg)?;
-    let plan = plan(cfg, items);
+
+    fn run(run: &Run<Config>) -> Result<Results, BoxError> {
+        if run.config().elicitation.mode == Mode::Rate {
+            return Ok(crate::rate::run(run)?);
+        }
+        Ok(run_pairs(run)?)
+    }
+}
+
+/// Runs (or resumes) a pairwise study (`choose`, `complete-then-choose`).
+fn run_pairs(run: &Run<Config>) -> Result<Results> {
+    let cfg = run.config();
+    let plan = Plan::of(cfg)?;
     let items = &plan.items;
-    let rt = runtime()?;
-    let mut el = Elicitor::new(run, cfg, items, lm, &rt)?;
+    let ids = plan.ids();
+    let mut el = Elicitor::open(run, &plan.items, plan.max_comparisons(cfg))?;
     let readout = cfg.elicitation.readout;
     let k = cfg.elicitation.samples;
+    let params = cfg.fit_params();
 
     if cfg.elicitation.mode == Mode::CompleteThenChoose {
-        let bar = progress(items.len() as u64, "completing");
-        el.ensure_completions(&bar)?;
-        bar.finish_and_clear();
+        el.ensure_completions()?;
     }
 
     // Held-out pairs first: every learning-curve point is measured on them.
-    let t_elicit = Instant::now();
-    let bar = progress(plan.max_comparisons(cfg) as u64, "eliciting");
-    let held_jobs = plan.heldout_jobs(cfg);
-    el.ask(&held_jobs, &bar)?;
-    let held_recs = el.records(&held_jobs);
-    let held_agg = aggregate_comparisons_with(&held_recs, readout);
-    let held: Vec<PairCounts> = held_agg
+    let t_elicit = std::time::Instant::now();
+    let held_jobs = jobs_for(&plan.heldout, k);
+    el.ask(&held_jobs)?;
+    let held: Vec<PairCounts> = aggregate_comparisons_with(&el.records(&held_jobs), readout)
         .pairs
-        .iter()
+        .into_iter()
         .filter(|p| p.count_a + p.count_b > 0.0)
-        .cloned()
         .collect();
 
     // Training pairs, in the order they were chosen.
     let mut rounds = Vec::new();
     let mut curve_active = Vec::new();
-    type Pairs = Vec<(usize, usize)>;
-    let (train_pairs, random_pairs): (Pairs, Pairs) = match cfg.pairs.strategy {
+    let (train_pairs, random_pairs) = match cfg.pairs.strategy {
         Strategy::All | Strategy::Random => {
-            el.ask(&plan.train_jobs(cfg), &bar)?;
+            el.ask(&plan.train_jobs(cfg))?;
             (plan.train.clone(), Vec::new())
         }
         Strategy::Active => {
             let a = &cfg.pairs.active;
-            let target = plan.active_target(cfg);
-            let params = ActiveLearningParams::default()
+            let mut asked: Vec<(usize, usize)> = Vec::new();
+            let mut oracle = |pairs: &[(usize, usize)]| -> pref_utility::Result<Vec<(f64, f64)>> {
+                el.ask(&jobs_for(pairs, k))
+                    .map_err(|e| pref_utility::Error::Oracle(format!("{e:#}")))?;
+                asked.extend(pairs.iter().map(|&(x, y)| (x.min(y), x.max(y))));
+                Ok(pairs.iter().map(|&(x, y)| el.counts(x, y)).collect())
+            };
+            let mut eval_err = None;
+            ActiveLearningParams::default()
                 .degree(a.degree)
                 .p_percent(a.p_percent)
                 .q_percent(a.q_percent)
                 .pairs_per_round(a.pairs_per_round)
                 .edge_multiplier(a.edge_multiplier)
                 .seed(cfg.pairs.seed)
-                .thurstonian(fit_params(cfg));
-            let mut asked: Vec<(usize, usize)> = Vec::new();
-            let mut oracle = |pairs: &[(usize, usize)]| -> pref_utility::Result<Vec<(f64, f64)>> {
-                el.ask(&jobs_for(pairs, k), &bar)
-                    .map_err(|e| pref_utility::Error::Oracle(format!("{e:#}")))?;
-                asked.extend(pairs.iter().map(|&(x, y)| (x.min(y), x.max(y))));
-                Ok(pairs.iter().map(|&(x, y)| el.counts(x, y)).collect())
-            };
-            let mut eval_err = None;
-            params.run(
-                items.iter().map(|i| i.id.clone()).collect(),
-                Some(&plan.train),
-                &mut oracle,
-                |r, m| {
-                    rounds.push(json!({"round": r.round, "pairs": r.n_pairs,
-                            "comparisons": r.n_comparisons, "added": r.n_added,
-                            "p_used": r.p_used, "q_used": r.q_used}));
+                .thurstonian(params.clone())
+                .run(ids.clone(), Some(&plan.train), &mut oracle, |r, m| {
+                    rounds.push(Round {
+                        round: r.round,
+                        pairs: r.n_pairs,
+                        comparisons: r.n_comparisons,
+                        added: r.n_added,
+                        p_used: r.p_used,
+                        q_used: r.q_used,
+                    });
                     if held.is_empty() {
                         return;
                     }
@@ -469,16 +518,16 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
                         }),
                         Err(e) => eval_err = Some(e),
                     }
-                },
-            )?;
+                })?;
             if let Some(e) = eval_err {
                 return Err(e.into());
             }
             let random = if a.compare_random {
                 // The random baseline: the first `target` pairs of the seeded
                 // shuffle of the pool (pairs already asked come from the records).
-                let r: Vec<(usize, usize)> = plan.train.iter().take(target).copied().collect();
-                el.ask(&jobs_for(&r, k), &bar)?;
+                let r: Vec<(usize, usize)> =
+                    plan.train.iter().take(plan.active_target(cfg)).copied().collect();
+                el.ask(&jobs_for(&r, k))?;
                 r
             } else {
                 Vec::new()
@@ -486,58 +535,45 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
             (asked, random)
         }
     };
-    bar.finish_and_clear();
     let elicit_seconds = t_elicit.elapsed().as_secs_f64();
 
-    // The fit on every training pair.
-    let t_fit = Instant::now();
-    let counts_of = |pairs: &[(usize, usize)]| -> Vec<(usize, usize, f64, f64)> {
-        pairs
-            .iter()
-            .map(|&(x, y)| {
-                let (cx, cy) = el.counts(x, y);
-                (x, y, cx, cy)
+    // The fit on every training pair, and learning curves: by round for active
+    // learning, by prefix otherwise.
+    let t_fit = std::time::Instant::now();
+    let train_counts = el.indexed_counts(&train_pairs);
+    let fit = UtilityFit::of(&params, ids.clone(), &train_counts)?;
+    let heldout = match (&fit, held.is_empty()) {
+        (Some(f), false) => {
+            let e = f.model.evaluate(&held)?;
+            Some(HeldOut {
+                log_loss: e.log_loss,
+                accuracy: e.accuracy,
+                accuracy_majority: e.accuracy_majority,
+                n_pairs: e.n_pairs,
+                n_ties: e.n_ties,
             })
-            .collect()
-    };
-    let train_counts = counts_of(&train_pairs);
-    let fit = Fit::of(cfg, items, &train_counts)?;
-    let heldout = match &fit {
-        Some(f) => heldout_json(&f.model, &held)?,
-        None => Value::Null,
-    };
-
-    // Learning curves: by round for active learning; by prefix otherwise.
-    let mut curves = serde_json::Map::new();
-    match cfg.pairs.strategy {
-        Strategy::Active => {
-            curves.insert("active".into(), serde_json::to_value(&curve_active)?);
-            if !random_pairs.is_empty() {
-                let sizes: Vec<usize> = curve_active.iter().map(|p| p.pairs).collect();
-                let rc = counts_of(&random_pairs);
-                curves.insert(
-                    "random".into(),
-                    serde_json::to_value(prefix_curve(cfg, items, &rc, &sizes, &held)?)?,
-                );
-            }
         }
-        _ => {
-            let n = train_counts.len();
-            let sizes: Vec<usize> = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0]
-                .iter()
-                .map(|f| ((n as f64 * f).round() as usize).max(1))
-                .collect();
-            curves.insert(
-                "random".into(),
-                serde_json::to_value(prefix_curve(cfg, items, &train_counts, &sizes, &held)?)?,
-            );
+        _ => None,
+    };
+    let mut curves = BTreeMap::new();
+    if cfg.pairs.strategy == Strategy::Active {
+        let sizes: Vec<usize> = curve_active.iter().map(|p| p.pairs).collect();
+        curves.insert("active".to_string(), curve_active);
+        if !random_pairs.is_empty() {
+            let rc = el.indexed_counts(&random_pairs);
+            curves.insert("random".into(), learning_curve(&params, &ids, &rc, &sizes, &held)?);
         }
+    } else {
+        let sizes = prefix_sizes(train_counts.len());
+        curves.insert(
+            "random".into(),
+            learning_curve(&params, &ids, &train_counts, &sizes, &held)?,
+        );
     }
     let fit_seconds = t_fit.elapsed().as_secs_f64();
 
     let train_jobs = jobs_for(&train_pairs, k);
-    let train_recs = el.records(&train_jobs);
-    let train_agg = aggregate_comparisons_with(&train_recs, readout);
+    let train_agg = aggregate_comparisons_with(&el.records(&train_jobs), readout);
     let mut all_jobs = train_jobs;
     all_jobs.extend(jobs_for(&random_pairs, k));
     all_jobs.extend(held_jobs);
@@ -545,157 +581,55 @@ pub fn run(run: &RunDir, cfg: &Config, lm: &Model) -> Result<Value> {
     all_jobs.dedup();
     let all_recs = el.records(&all_jobs);
     let bias = position_bias(all_recs.iter(), readout);
-    let n_unparseable = all_recs.iter().filter(|r| r.choice.is_none()).count();
-
-    let stats = lm.stats();
-    let results = json!({
-        "utilities": fit.as_ref().map_or(json!({}), Fit::utilities_json),
-        "train": fit.as_ref().map(|f| json!({"log_loss": f.train.log_loss, "accuracy": f.train.accuracy,
-                  "n_pairs": f.train.n_pairs, "unparseable": train_agg.n_unparseable})),
-        "heldout": heldout,
-        "learning_curve": curves,
-        "active_learning": (cfg.pairs.strategy == Strategy::Active).then_some(rounds),
-        "model_calls": {"made": stats.made, "cached": stats.cached},
-        "unparseable": {"count": n_unparseable, "of": all_recs.len(),
-                        "policy": "kept in records/comparisons.jsonl with choice null; not counted in the fit"},
-        "position_bias": bias.map(|b| json!({"share_first": b.share, "ci95": [b.lower, b.upper], "n": b.n})),
-        "fit": fit.as_ref().map(|f| json!({"iterations": f.model.stats.iterations, "converged": f.model.stats.converged})),
-        "n_items": items.len(),
-        "n_pairs": {"train": train_pairs.len(), "heldout": plan.heldout.len(), "random_baseline": random_pairs.len()},
-        "n_comparisons": all_recs.len(),
-        "readout": readout,
-        "model": lm.id().to_string(),
-        "seconds": {"elicitation": elicit_seconds, "fit": fit_seconds, "total": started.elapsed().as_secs_f64()},
-    });
-    run.write_json("results.json", &results)?;
-    crate::report::write(run, cfg, &plan, &results, fit.as_ref())?;
+    let (utilities, fit_info) = Results::fit_parts(fit.as_ref());
+    let results = Results {
+        mode: None,
+        scale: None,
+        ratings: None,
+        rating_distribution: None,
+        utilities,
+        train: fit.as_ref().map(|f| TrainMetrics {
+            log_loss: f.train.log_loss,
+            accuracy: f.train.accuracy,
+            n_pairs: f.train.n_pairs,
+            unparseable: Some(train_agg.n_unparseable),
+        }),
+        heldout,
+        learning_curve: Some(curves),
+        active_learning: (cfg.pairs.strategy == Strategy::Active).then_some(rounds),
+        model_calls: run.calls(),
+        unparseable: Unparseable {
+            count: all_recs.iter().filter(|r| r.choice.is_none()).count(),
+            of: all_recs.len(),
+            policy: "kept in records/comparisons.jsonl with choice null; not counted in the fit"
+                .into(),
+        },
+        position_bias: bias.map(|b| Bias {
+            share_first: b.share,
+            ci95: [b.lower, b.upper],
+            n: b.n,
+        }),
+        fit: fit_info,
+        n_items: items.len(),
+        n_pairs: Some(PairCountsOfDesign {
+            train: train_pairs.len(),
+            heldout: plan.heldout.len(),
+            random_baseline: random_pairs.len(),
+        }),
+        n_comparisons: Some(all_recs.len()),
+        n_ratings: None,
+        readout: Some(readout),
+        model: run.model("model")?.id().to_string(),
+        seconds: Seconds {
+            elicitation: elicit_seconds,
+            fit: fit_seconds,
+            total: run.seconds(),
+        },
+    };
+    el.finish();
+    run.write_results(&results)?;
+    crate::report::write(run, &plan, &results, fit.as_ref())?;
     Ok(results)
-}
-
-/// A single-threaded async runtime (the model calls are the only async work).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// What `--dry-run` prints: the plan and how many model calls it needs.
-pub fn dry_run(cfg: &Config, lm: &Model, run_dir: Option<&Path>) -> Result<Value> {
-    let items = draw_items(cfg)?;
-    let plan = plan(cfg, items);
-    let template = template_name(cfg);
-    let done = match run_dir {
-        Some(d) => recorded(&RunDir::open(d)?, cfg, &plan)?,
-        None => 0,
-    };
-    // Cached answers can be counted without the model for choose + logprobs,
-    // the one mode whose prompts are known before anything is asked.
-    let mut cached = 0;
-    if cfg.elicitation.mode == Mode::Choose && cfg.elicitation.answer == Answer::Logprobs {
-        let labels: Vec<String> = cfg.elicitation.labels.to_vec();
-        let mut jobs = plan.heldout_jobs(cfg);
-        jobs.extend(plan.train_jobs(cfg));
-        for job in &jobs {
-            let (f, s) = match job.order {
-                Order::Ab => (job.a, job.b),
-                Order::Ba => (job.b, job.a),
-            };
-            let m = choose_messages(cfg, &plan.items[f].text, &plan.items[s].text);
-            if lm.is_cached_choice(&m, &labels)? {
-                cached += 1;
-            }
-        }
-    }
-    let completions = if cfg.elicitation.mode == Mode::CompleteThenChoose {
-        plan.items.len()
-    } else {
-        0
-    };
-    let max = plan.max_comparisons(cfg);
-    Ok(json!({
-        "items": plan.items.iter().map(|i| &i.id).collect::<Vec<_>>(),
-        "mode": cfg.elicitation.mode,
-        "strategy": cfg.pairs.strategy,
-        "pairs": {"train": plan.train.len(), "heldout": plan.heldout.len(),
-                  "active_target": (cfg.pairs.strategy == Strategy::Active).then(|| plan.active_target(cfg))},
-        "comparisons": max,
-        "expected_model_calls": max + completions,
-        "already_recorded": done,
-        "already_cached": cached,
-        "template": template,
-        "model": lm.id().to_string(),
-    }))
-}
-
-/// Comparisons (mode `rate`: ratings) recorded in a run directory for this plan.
-fn recorded(run: &RunDir, cfg: &Config, plan: &Plan) -> Result<usize> {
-    if cfg.elicitation.mode == Mode::Rate {
-        return crate::rate::recorded(run, cfg, &plan.items);
-    }
-    let log: RecordLog<Comparison> = run.records("comparisons")?;
-    let template = template_name(cfg);
-    Ok(log.records().filter(|r| r.template == template).count())
-}
-
-/// `utility status RUN_DIR`.
-pub fn status(dir: &Path) -> Result<Value> {
-    let run = RunDir::open(dir)?;
-    let cfg: Config = run.config()?;
-    let items = draw_items(&cfg)?;
-    let plan = plan(&cfg, items);
-    let done = recorded(&run, &cfg, &plan)?;
-    let unparseable = if cfg.elicitation.mode == Mode::Rate {
-        crate::rate::unparseable(&run)?
-    } else {
-        let log: RecordLog<Comparison> = run.records("comparisons")?;
-        let n = log.records().filter(|r| r.choice.is_none()).count();
-        n
-    };
-    let results = run.root().join("results.json");
-    let max = plan.max_comparisons(&cfg);
-    Ok(json!({
-        "run": dir,
-        "comparisons": {"done": done, "planned": max,
-                        "planned_is_upper_bound": cfg.pairs.strategy == Strategy::Active && cfg.elicitation.mode != Mode::Rate},
-        "unparseable_so_far": unparseable,
-        "finished": results.is_file(),
-        "results": results.is_file().then_some(results),
-    }))
-}
-
-/// Creates the run directory (or opens it to resume) with the resolved config,
-/// and loads the model once.
-pub fn open_run(
-    cfg: &mut Config,
-    out: Option<PathBuf>,
-    resume: Option<PathBuf>,
-) -> Result<(RunDir, Config, Model)> {
-    if let Some(dir) = resume {
-        let run = RunDir::open(&dir)?;
-        let stored: Config = run.config()?;
-        stored.check()?;
-        let lm = load_model(&stored)?;
-        if let Some(r) = &stored.resolved {
-            if r.model_id != lm.id().to_string() {
-                bail!(
-                    "{}: the run used model {} but {} is loaded now; resuming would mix models",
-                    dir.display(),
-                    r.model_id,
-                    lm.id()
-                );
-            }
-        }
-        return Ok((run, stored, lm));
-    }
-    let out = out.unwrap_or_else(|| RunDir::default_path("utility"));
-    let lm = load_model(cfg)?;
-    cfg.resolved = Some(Resolved {
-        model_id: lm.id().to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    });
-    let run = RunDir::create(&out, &*cfg)?;
-    Ok((run, cfg.clone(), lm))
 }
 
 #[cfg(test)]
@@ -722,7 +656,7 @@ mod tests {
             ("a", None),
             ("C", None),
         ] {
-            assert_eq!(parse_answer(text, &labels()), want, "{text:?}");
+            assert_eq!(pref_llm::parse_label(text, &labels(), PREFIXES), want, "{text:?}");
         }
     }
 
@@ -743,7 +677,7 @@ mod tests {
         let p = plan(&cfg, items(10));
         assert_eq!((p.train.len(), p.heldout.len()), (42, 3));
         assert_eq!(
-            p.train_jobs(&cfg).len() + p.heldout_jobs(&cfg).len(),
+            p.train_jobs(&cfg).len() + jobs_for(&p.heldout, 2).len(),
             45 * 2 * 2
         );
         assert_eq!(p.max_comparisons(&cfg), 45 * 2 * 2);
@@ -778,7 +712,7 @@ mod tests {
     #[test]
     fn draws_are_balanced_across_files_and_seeded() {
         let mut cfg = Config::default();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         for f in &mut cfg.items.files {
             f.path = root.join(&f.path);
         }
@@ -818,17 +752,10 @@ mod tests {
         assert!(cfg.check().unwrap_err().to_string().contains("items.files"));
         let e = toml::from_str::<Config>("[items]\nn_itmes = 3\n").unwrap_err();
         assert!(e.to_string().contains("n_itmes"), "{e}");
-    }
-}
-
-#[cfg(test)]
-mod example_config {
-    /// `examples/configs/utility.toml` parses and passes the checks.
-    #[test]
-    fn example_config_is_valid() {
+        // The example configuration parses and passes the checks.
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples/configs/utility.toml");
-        let cfg = crate::config::Config::read(&path).unwrap();
+        let cfg: Config = pref_study::read_config(&path).unwrap();
         cfg.check().unwrap();
         assert_eq!(cfg.items.n_items, 8);
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 mod common;
-use common::{kill_when, model_present, records, root, run_ok, utility};
+use common::{kill_when, model_present, records, root, run_ok, utility, wait_for};
 
 fn config(dir: &Path) -> PathBuf {
     let fx = root().join("fixtures/tasks");
@@ -54,14 +54,38 @@ fn killed_run_resumes_to_the_same_records_and_results() {
     )
     .spawn()
     .unwrap();
+    wait_for(&mut child, &run_b.join("records/comparisons.jsonl"), 2);
+    // A second process on the same run fails at once, naming the lock.
+    let second = utility(&["run", "--resume", run_b.to_str().unwrap()], &cache_b)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("run.lock") && err.contains("another process"), "{err}");
     kill_when(&mut child, &run_b.join("records/comparisons.jsonl"), 3);
     let (before, _) = records(&run_b);
     assert!((3..12).contains(&before), "{before} records at the kill");
     assert!(!run_b.join("results.json").exists());
 
     let status = run_ok(&["status", run_b.to_str().unwrap()], &cache_b);
-    assert_eq!(status["comparisons"]["planned"], 12);
+    let elicit = &status["stages"][0];
+    assert_eq!(elicit["stage"], "elicit");
+    assert_eq!(elicit["planned"], 12);
+    assert_eq!(elicit["recorded"], before);
     assert_eq!(status["finished"], false);
+
+    // Changing a setting on resume is refused, naming it.
+    let out = utility(
+        &["run", "--resume", run_b.to_str().unwrap(), "--n-items", "5"],
+        &cache_b,
+    )
+    .stderr(Stdio::piped())
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("items.n_items"), "{err}");
 
     let b = run_ok(&["run", "--resume", run_b.to_str().unwrap()], &cache_b);
     let made = b["model_calls"]["made"].as_u64().unwrap();
@@ -129,10 +153,10 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
         &["run", "--config", cfg.to_str().unwrap(), "--dry-run"],
         tmp.path(),
     );
-    assert_eq!(plan["comparisons"], 12);
+    assert_eq!(plan["stages"][0]["planned"], 12);
     assert_eq!(plan["expected_model_calls"], 12);
-    assert_eq!(plan["already_cached"], 0);
-    assert_eq!(plan["items"].as_array().unwrap().len(), 4);
+    assert_eq!(plan["stages"][0]["cached"], 0);
+    assert_eq!(plan["details"]["items"].as_array().unwrap().len(), 4);
 
     let bad = tmp.path().join("bad.toml");
     std::fs::write(
@@ -153,4 +177,56 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
         err.contains("bad.toml") && err.contains("sometimes"),
         "{err}"
     );
+}
+
+/// A run directory written and killed by the `utility` binary before it moved
+/// onto pref-study (`fixtures/runs/utility-pre-port`, 5 of 12 comparisons)
+/// resumes with the binary of today: the same record ids, nothing asked twice,
+/// and the same records as a fresh run.
+#[test]
+fn a_run_written_before_the_port_resumes() {
+    if !model_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = root().join("fixtures/runs/utility-pre-port");
+    let run = tmp.path().join("old");
+    std::fs::create_dir_all(run.join("records")).unwrap();
+    for f in ["config.toml", "records/comparisons.jsonl"] {
+        std::fs::copy(fixture.join(f), run.join(f)).unwrap();
+    }
+    let (before, old) = records(&run);
+    assert_eq!(before, 5);
+    // The fixture's config names the task files relative to the workspace root.
+    let resumed = utility(&["run", "--resume", run.to_str().unwrap()], &tmp.path().join("c1"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(r["model_calls"]["made"], 12 - 5, "only the missing comparisons");
+    let (after, new) = records(&run);
+    assert_eq!((after, new.len()), (12, 12));
+    for (id, rec) in &old {
+        assert_eq!(&new[id], rec, "a recorded comparison changed");
+    }
+    // A fresh run of the same configuration writes the same ids and answers.
+    let fresh = tmp.path().join("fresh");
+    let cfg = tmp.path().join("config.toml");
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let text = text.split("[resolved]").next().unwrap().to_string();
+    std::fs::write(&cfg, text).unwrap();
+    let out = utility(
+        &["run", "--config", cfg.to_str().unwrap(), "--out", fresh.to_str().unwrap()],
+        &tmp.path().join("c2"),
+    )
+    .current_dir(root())
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records(&fresh).1, new);
 }

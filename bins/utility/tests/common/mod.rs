@@ -62,9 +62,9 @@ pub fn write_config(dir: &Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// SIGKILLs `child` once `log` holds at least `at_least` records; panics when
-/// the child finishes first or makes no progress for ten minutes.
-pub fn kill_when(child: &mut std::process::Child, log: &Path, at_least: usize) {
+/// Waits until `log` holds at least `at_least` records; panics when the child
+/// finishes first or makes no progress for ten minutes.
+pub fn wait_for(child: &mut std::process::Child, log: &Path, at_least: usize) {
     let started = std::time::Instant::now();
     while lines_in(log) < at_least {
         assert!(
@@ -77,6 +77,11 @@ pub fn kill_when(child: &mut std::process::Child, log: &Path, at_least: usize) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// SIGKILLs `child` once `log` holds at least `at_least` records.
+pub fn kill_when(child: &mut std::process::Child, log: &Path, at_least: usize) {
+    wait_for(child, log, at_least);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
