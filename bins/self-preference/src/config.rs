@@ -4,10 +4,11 @@
 //! the run directory's `config.toml`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use pref_llm::ModelSpec;
+use pref_study::{BoxError, StudyConfig};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -202,15 +203,10 @@ pub enum Pairs {
     All,
 }
 
-/// How answers are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Answer {
-    /// The two labels' log-probabilities at the answer position (one call).
-    Logprobs,
-    /// Generated text read by a strict parser (unparseable kept with `winner: null`).
-    Text,
-}
+/// How answers are read: `logprobs` (the two labels' log-probabilities at the
+/// answer position, one call) or `text` (a strict parser; unparseable answers are
+/// kept with `winner: null`).
+pub use pref_study::AnswerMode as Answer;
 
 /// How judges are asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,13 +267,6 @@ pub struct GroundTruth {
 }
 
 impl Config {
-    /// Reads a TOML file; unknown keys and bad values are errors naming the file.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}: invalid configuration", path.display()))
-    }
-
     /// Checks values serde cannot.
     pub fn check(&self) -> Result<()> {
         self.tasks
@@ -325,6 +314,9 @@ impl Config {
             bail!("analysis.bootstrap must be at least 10");
         }
         if let Some(g) = &self.ground_truth {
+            if !g.file.is_file() {
+                bail!("ground_truth.file {}: no such file", g.file.display());
+            }
             for name in g.names.keys() {
                 if !self.authors.iter().any(|a| &a.name == name) {
                     bail!("ground_truth.names: `{name}` is not an author");
@@ -332,6 +324,30 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl StudyConfig for Config {
+    fn check(&self) -> std::result::Result<(), BoxError> {
+        Config::check(self).map_err(Into::into)
+    }
+
+    fn models(&self) -> Vec<(String, ModelSpec)> {
+        self.authors
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.model.clone()?)))
+            .collect()
+    }
+
+    fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
+        self.resolved.as_ref().map(|r| r.model_ids.clone())
+    }
+
+    fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
+        self.resolved = Some(Resolved {
+            model_ids: ids,
+            version: version.into(),
+        });
     }
 }
 
@@ -365,12 +381,21 @@ mod tests {
     /// The example configurations parse and pass the checks.
     #[test]
     fn example_configs_are_valid() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs");
         for (f, n) in [
             ("self-preference.toml", 3),
             ("self-preference-cnn.toml", 20),
         ] {
-            let cfg = Config::read(&dir.join(f)).unwrap();
+            let mut cfg = pref_study::read_config::<Config>(&dir.join(f)).unwrap();
+            // Paths in the examples are relative to the workspace root; the
+            // leaderboard is shared data (a fresh clone has none).
+            let shared = pref_data::paths::shared_data_dir().is_some();
+            if let Some(g) = &mut cfg.ground_truth {
+                g.file = dir.join("../..").join(&g.file);
+            }
+            if !shared {
+                cfg.ground_truth = None;
+            }
             cfg.check().unwrap();
             assert_eq!(cfg.tasks.n, n, "{f}");
         }

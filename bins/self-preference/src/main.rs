@@ -4,8 +4,8 @@
 //! answers; every judge compares its own output with every other author's in
 //! both orders (and, optionally, says which one it wrote). The study reports
 //! self-preference, recognition, position bias, order flips and self-bias
-//! against a ground truth, with bootstrap intervals — resumable at any point
-//! (DESIGN §1, §5). See `docs/self-preference.md`.
+//! against a ground truth, with bootstrap intervals — resumable at any point, on
+//! pref-study (`docs/architecture.md`). See `docs/self-preference.md`.
 
 mod analysis;
 mod config;
@@ -19,6 +19,8 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use config::{Answer, Config, Pairs, TaskKind};
+use pref_study::{to_json, RunFlags};
+use study::SelfPreference;
 
 /// Judge models comparing their own outputs with others': self-preference,
 /// recognition, position bias, ratings against Chatbot Arena.
@@ -33,7 +35,8 @@ struct Cli {
 enum Command {
     /// Run a study (or resume one with --resume); prints results.json.
     Run(Box<RunArgs>),
-    /// Progress of a run directory: outputs and questions done / planned.
+    /// Progress of a run directory, stage by stage: planned, recorded,
+    /// unparseable, answered by the cache, model calls still needed (read-only).
     Status {
         /// The run directory.
         run_dir: PathBuf,
@@ -47,19 +50,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// TOML configuration (every option has a default; see docs/self-preference.md).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// New run directory (default runs/self-preference/<unix time>).
-    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
-    out: Option<PathBuf>,
-    /// Continue a killed or finished run from its own config.toml; nothing done
-    /// is redone and no model call is repeated.
-    #[arg(long, value_name = "DIR")]
-    resume: Option<PathBuf>,
-    /// Print the plan (tasks, authors, judges, questions, expected model calls) and stop.
-    #[arg(long)]
-    dry_run: bool,
+    #[command(flatten)]
+    run: RunFlags,
     /// Override tasks.file.
     #[arg(long, value_name = "FILE")]
     tasks: Option<PathBuf>,
@@ -88,11 +80,20 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn resolve(&self) -> Result<Config> {
-        let mut c = match &self.config {
-            Some(p) => Config::read(p)?,
-            None => Config::default(),
-        };
+    /// Whether any flag overrides a setting.
+    fn overrides(&self) -> bool {
+        self.tasks.is_some()
+            || self.source.is_some()
+            || self.kind.is_some()
+            || self.n.is_some()
+            || self.pairs.is_some()
+            || self.answer.is_some()
+            || self.recognition.is_some()
+            || self.base_url.is_some()
+    }
+
+    /// `c` with the flags applied, checked.
+    fn apply(&self, mut c: Config) -> Result<Config> {
         if let Some(v) = &self.tasks {
             c.tasks.file = v.clone();
         }
@@ -173,13 +174,13 @@ fn parse_mapping(s: &str) -> std::result::Result<(String, String), String> {
 }
 
 fn main() -> ExitCode {
-    pref_report::json_main(|| real_main(Cli::parse()))
+    pref_study::json_main(|| real_main(Cli::parse()))
 }
 
 fn real_main(cli: Cli) -> Result<serde_json::Value> {
     match cli.command {
-        Command::Status { run_dir } => study::status(&run_dir),
-        Command::Analyze(a) => analysis::analyze_file(
+        Command::Status { run_dir } => Ok(to_json(&pref_study::run_status::<SelfPreference>(&run_dir)?)?),
+        Command::Analyze(a) => Ok(to_json(&analysis::analyze_file(
             &a.file,
             a.out.as_deref(),
             a.bootstrap,
@@ -189,28 +190,12 @@ fn real_main(cli: Cli) -> Result<serde_json::Value> {
                 category: a.category.clone(),
                 names: a.names.iter().cloned().collect(),
             }),
-        ),
-        Command::Merge(m) => analysis::merge(&m.runs, &m.out),
+        )?)?),
+        Command::Merge(m) => Ok(to_json(&analysis::merge(&m.runs, &m.out)?)?),
         Command::Run(args) => {
-            if args.dry_run {
-                let cfg = match &args.resume {
-                    Some(d) => pref_data::RunDir::open(d)?.config()?,
-                    None => args.resolve()?,
-                };
-                return study::dry_run(&cfg, args.resume.as_deref());
-            }
-            let mut cfg = if args.resume.is_some() {
-                Config::default()
-            } else {
-                args.resolve()?
-            };
-            let (run, cfg, models) =
-                study::open_run(&mut cfg, args.out.clone(), args.resume.clone())?;
-            eprintln!("run directory: {}", run.root().display());
-            let mut results = study::run(&run, &cfg, &models)?;
-            results["run_dir"] = serde_json::json!(run.root());
-            results["report"] = serde_json::json!(run.root().join("report.md"));
-            Ok(results)
+            Ok(pref_study::run_command::<SelfPreference>(&args.run, args.overrides(), |c| {
+                args.apply(c).map_err(Into::into)
+            })?)
         }
     }
 }

@@ -5,50 +5,31 @@
 use std::path::Path;
 
 use anyhow::Result;
-use pref_data::RunDir;
+use pref_rank::judges::Estimate;
 use pref_report::{cells, write_index, Chart, ColorScale, Heatmap, Report, Table};
-use serde_json::Value;
+use pref_study::Run;
 
+use crate::analysis::{Fallible, Measures};
 use crate::config::Config;
+use crate::study::Results;
 
-/// `0.62 [0.55, 0.70]` from an `{estimate, ci_lower, ci_upper}` value; `–` for null.
-fn est(v: &Value) -> String {
-    let f = |x: &Value| x.as_f64().map_or("–".to_string(), |x| format!("{x:.3}"));
-    if v.is_null() {
-        return "–".into();
-    }
-    format!(
-        "{} [{}, {}]",
-        f(&v["estimate"]),
-        f(&v["ci_lower"]),
-        f(&v["ci_upper"])
-    )
-}
-
-fn grid(v: &Value) -> Option<Vec<Vec<f64>>> {
-    v.as_array().map(|rows| {
-        rows.iter()
-            .map(|r| {
-                r.as_array()
-                    .map(|c| c.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
-                    .unwrap_or_default()
-            })
-            .collect()
+/// `0.62 [0.55, 0.70]`; `–` for a missing estimate or bound.
+fn est(e: Option<&Estimate>) -> String {
+    let f = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.3}")
+        } else {
+            "–".to_string()
+        }
+    };
+    e.map_or("–".into(), |e| {
+        format!("{} [{}, {}]", f(e.estimate), f(e.ci_lower), f(e.ci_upper))
     })
 }
 
-fn names(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The report of a live run.
-pub fn write(run: &RunDir, cfg: &Config, results: &Value) -> Result<()> {
+pub fn write(run: &Run<Config>, results: &Results) -> Result<()> {
+    let cfg = run.config();
     let authors: Vec<String> = cfg
         .authors
         .iter()
@@ -70,7 +51,7 @@ pub fn write(run: &RunDir, cfg: &Config, results: &Value) -> Result<()> {
     let intro = format!(
         "{} tasks from `{}` ({:?}); authors: {}; each judge compares {}, in both orders{}. \
          Answers read from {:?}. Model calls this run: {} made, {} from the cache.",
-        results["n_tasks"],
+        results.n_tasks,
         cfg.tasks.file.display(),
         cfg.tasks.kind,
         authors.join(", "),
@@ -84,27 +65,23 @@ pub fn write(run: &RunDir, cfg: &Config, results: &Value) -> Result<()> {
             ""
         },
         cfg.judging.answer,
-        results["model_calls"]["made"],
-        results["model_calls"]["cached"],
+        results.model_calls.made,
+        results.model_calls.cached,
     );
-    write_report_with(run.root(), "Self-preference", Some(&intro), results)
+    write_report(run.root(), "Self-preference", Some(&intro), &results.measures)
 }
 
-/// The report of `analyze` / `merge` output.
-pub fn write_report(dir: &Path, title: &str, results: &Value) -> Result<()> {
-    write_report_with(dir, title, None, results)
-}
-
-fn write_report_with(dir: &Path, title: &str, intro: Option<&str>, v: &Value) -> Result<()> {
+/// The report (`report.md`, heatmaps, `index.html`) of measures in `dir`.
+pub fn write_report(dir: &Path, title: &str, intro: Option<&str>, v: &Measures) -> Result<()> {
     let mut r = Report::new(title);
     if let Some(i) = intro {
         r.paragraph(i);
     }
-    let judges = v["judges"].as_object().cloned().unwrap_or_default();
-    if let Some(u) = v["unparseable"].as_object() {
+    let judges = &v.judges;
+    if let Some(u) = &v.unparseable {
         r.paragraph(&format!(
             "Unparseable answers: {} of {} (kept in the records with `winner: null`, left out of every measure).",
-            u["count"], u["of"]
+            u.count, u.of
         ));
     }
 
@@ -116,19 +93,17 @@ fn write_report_with(dir: &Path, title: &str, intro: Option<&str>, v: &Value) ->
     );
     let mut t = Table::new(["judge", "decisions", "first option wins", "order flips"]);
     let mut biased = Vec::new();
-    for (j, s) in &judges {
-        let first = &s["first_option_rate"];
-        if let (Some(lo), Some(hi)) = (first["ci_lower"].as_f64(), first["ci_upper"].as_f64()) {
-            if lo > 0.65 || hi < 0.35 {
-                biased.push(j.clone());
-            }
+    for (j, s) in judges {
+        let first = &s.stats.first_option_rate;
+        if first.ci_lower > 0.65 || first.ci_upper < 0.35 {
+            biased.push(j.clone());
         }
         t.row(cells![
             j.as_str(),
-            s["n_decisions"].as_u64().unwrap_or(0).to_string(),
-            est(first),
-            s["order_flip_rate"]
-                .as_f64()
+            s.stats.n_decisions.to_string(),
+            est(Some(first)),
+            s.stats
+                .order_flip_rate
                 .map_or("–".to_string(), |x| format!("{x:.3}"))
         ]);
     }
@@ -155,34 +130,40 @@ fn write_report_with(dir: &Path, title: &str, intro: Option<&str>, v: &Value) ->
         "probability",
         "recognition",
     ]);
-    for (j, s) in &judges {
+    for (j, s) in judges {
         t.row(cells![
             j.as_str(),
-            s["n_own"].as_u64().unwrap_or(0).to_string(),
-            est(&s["self_preference"]),
-            est(&s["self_preference_prob"]),
-            est(&s["recognition"])
+            s.stats.n_own.to_string(),
+            est(s.stats.self_preference.as_ref()),
+            est(s.stats.self_preference_prob.as_ref()),
+            est(s.recognition.as_ref())
         ]);
     }
     r.table(&t)?;
 
-    let hm = &v["heatmaps"];
-    let (rows, cols) = (names(&hm["judges"]), names(&hm["authors"]));
-    for (key, name, what) in [
+    let hm = &v.heatmaps;
+    let (rows, cols) = (&hm.judges, &hm.authors);
+    for (key, grid, name, what) in [
         (
             "preference",
+            Some(&hm.preference),
             "preference",
             "share of the judge's decisions involving the author that the author won (diagonal: self-preference)",
         ),
         (
             "recognition",
+            hm.recognition.as_ref(),
             "recognition",
             "share of own-vs-author questions where the judge said it wrote its own output",
         ),
     ] {
-        let Some(values) = grid(&hm[key]) else {
+        let Some(grid) = grid else {
             continue;
         };
+        let values: Vec<Vec<f64>> = grid
+            .iter()
+            .map(|r| r.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            .collect();
         if rows.is_empty() || cols.is_empty() {
             continue;
         }
@@ -204,68 +185,62 @@ fn write_report_with(dir: &Path, title: &str, intro: Option<&str>, v: &Value) ->
     }
 
     r.heading(2, "Ratings of the authors");
-    match v["ratings"]["ratings"].as_object() {
-        Some(ratings) => {
+    match &v.ratings {
+        Fallible::Ok(ratings) => {
             r.paragraph(
                 "Bradley–Terry ratings (Elo scale, mean 1000) from all judges' decisions, with \
                  bootstrap intervals over tasks.",
             );
             let mut t = Table::new(["author", "rating"]);
-            let mut rows: Vec<(&String, &Value)> = ratings.iter().collect();
-            rows.sort_by(|a, b| {
-                b.1["estimate"]
-                    .as_f64()
-                    .unwrap_or(f64::NAN)
-                    .total_cmp(&a.1["estimate"].as_f64().unwrap_or(f64::NAN))
-            });
+            let mut rows: Vec<_> = ratings.ratings.iter().collect();
+            rows.sort_by(|a, b| b.1.estimate.total_cmp(&a.1.estimate));
             for (m, e) in rows {
-                t.row(cells![m.as_str(), est(e)]);
+                t.row(cells![m.as_str(), est(Some(e))]);
             }
             r.table(&t)?;
         }
-        None => {
-            r.not_reliable(&format!(
-                "no ratings: {}",
-                v["ratings"]["error"].as_str().unwrap_or("unknown reason")
-            ));
+        Fallible::Failed { error } => {
+            r.not_reliable(&format!("no ratings: {error}"));
         }
     }
-    if let Some(sb) = v["self_bias"]["judges"].as_object() {
+    if let Fallible::Ok(sb) = &v.self_bias {
         r.heading(3, "Self-bias");
         r.paragraph(
             "A judge's rating of its own outputs (fitted on its decisions) minus the rating the \
              other judges give them; both fits centred on the authors they share.",
         );
         let mut t = Table::new(["judge", "rating by itself", "rating by others", "self-bias"]);
-        for (j, s) in sb {
+        for (j, s) in &sb.judges {
             t.row(cells![
                 j.as_str(),
-                est(&s["rating_by_self"]),
-                est(&s["rating_by_others"]),
-                est(&s["self_bias"])
+                est(Some(&s.rating_by_self)),
+                est(Some(&s.rating_by_others)),
+                est(Some(&s.self_bias))
             ]);
         }
         r.table(&t)?;
-        if let Some(skipped) = v["self_bias"]["skipped"].as_object() {
-            for (j, why) in skipped {
-                r.paragraph(&format!(
-                    "Self-bias of `{j}` undefined: {}",
-                    why.as_str().unwrap_or("")
-                ));
-            }
+        for (j, why) in &sb.skipped {
+            r.paragraph(&format!("Self-bias of `{j}` undefined: {why}"));
         }
     }
 
-    if let Some(g) = v["ground_truth"].as_object() {
+    if let Some(g) = &v.ground_truth {
         r.heading(2, "Against the ground truth");
-        let c = &g["comparison"];
+        let c = &g.comparison;
+        let stat = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.3}")
+            } else {
+                "undefined".into()
+            }
+        };
         r.paragraph(&format!(
             "Leaderboard `{}`: {} authors matched; Spearman ρ = {}, Kendall τ = {} between the \
              judges' ratings and the leaderboard's.",
-            g["file"].as_str().unwrap_or("?"),
-            c["n_matched"],
-            c["spearman"]["statistic"],
-            c["kendall_tau"]["statistic"],
+            g.file.display(),
+            c.n_matched,
+            stat(c.spearman.statistic),
+            stat(c.kendall_tau.statistic),
         ));
         let mut t = Table::new([
             "author",
@@ -274,21 +249,20 @@ fn write_report_with(dir: &Path, title: &str, intro: Option<&str>, v: &Value) ->
             "leaderboard − mean",
             "difference",
         ]);
-        for m in c["matched"].as_array().into_iter().flatten() {
+        for m in &c.matched {
             t.row(cells![
-                m["model"].as_str().unwrap_or(""),
-                m["reference_model"].as_str().unwrap_or(""),
-                m["rating_centred"].as_f64().unwrap_or(f64::NAN),
-                m["reference_centred"].as_f64().unwrap_or(f64::NAN),
-                m["difference"].as_f64().unwrap_or(f64::NAN)
+                m.model.as_str(),
+                m.reference_model.as_str(),
+                m.rating_centred,
+                m.reference_centred,
+                m.difference
             ]);
         }
         r.table(&t)?;
-        let missing = names(&c["missing_from_reference"]);
-        if !missing.is_empty() {
+        if !c.missing_from_reference.is_empty() {
             r.warning(&format!(
                 "Not in the leaderboard (not rated against it): {}.",
-                missing.join(", ")
+                c.missing_from_reference.join(", ")
             ));
         }
     }

@@ -1,29 +1,25 @@
-//! The study: draw tasks, let every model author write, let every judge
-//! compare outputs in both orders (and optionally say which one it wrote),
-//! then measure self-preference, recognition, position bias and order flips,
-//! and rate the authors against a ground truth.
-//!
-//! Every model call goes through the content-addressed cache and every answer
-//! is appended to a record log under a deterministic id, so a killed run
-//! resumes without losing, duplicating or repeating anything.
+//! The study on pref-study: draw tasks, let every author write (stage `write`),
+//! let every judge compare outputs in both orders and optionally say which one
+//! it wrote (stage `judge`), then analyse (`crate::analysis`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use pref_data::loaders::{load_tasks, Source};
-use pref_data::{record_id, RecordLog, RunDir, Task};
-use pref_llm::{CachedModel, LanguageModel, Message, ModelCache, ModelSpec, SamplingParams};
-use pref_report::progress;
+use anyhow::{bail, Result};
+use pref_data::loaders::load_tasks;
+use pref_data::{record_id, Task, Winner};
+use pref_llm::{LanguageModel, Message, SamplingParams};
+use pref_study::{
+    with_system, BoxError, Calls, ModelRoles, Picked, PlannedJob, Run, StagePlan, Study,
+    TwoWayQuestion,
+};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::config::{Answer, Author, Config, Pairs, Resolved, TaskKind};
+use crate::analysis::Measures;
+use crate::config::{Author, Config, Pairs, TaskKind};
 
 /// A drawn task.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +59,50 @@ pub enum Question {
     Recognition,
 }
 
+/// A judge's verdict, in FastChat's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// The output shown first.
+    #[serde(rename = "model_a")]
+    ModelA,
+    /// The output shown second.
+    #[serde(rename = "model_b")]
+    ModelB,
+    /// Equal log-probabilities.
+    #[serde(rename = "tie")]
+    Tie,
+}
+
+impl From<Verdict> for Winner {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::ModelA => Winner::A,
+            Verdict::ModelB => Winner::B,
+            Verdict::Tie => Winner::Tie,
+        }
+    }
+}
+
+/// Which author of a pair the judge sees first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shown {
+    /// The pair's first author first.
+    Forward,
+    /// The pair's second author first.
+    Backward,
+}
+
+impl Shown {
+    /// `forward` or `backward`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shown::Forward => "forward",
+            Shown::Backward => "backward",
+        }
+    }
+}
+
 /// One judgment, in the shape of recorded LLM-judge battles
 /// (`question_id`, `model_a` = the output shown first, `model_b`, `winner`,
 /// `judge`, `order`, `choice_prob`) plus what this study adds.
@@ -75,11 +115,11 @@ pub struct Judgment {
     /// Author of the output shown second.
     pub model_b: String,
     /// `model_a`, `model_b`, `tie` (equal log-probs), or `null` when unparseable.
-    pub winner: Option<String>,
+    pub winner: Option<Verdict>,
     /// The judge (an author name).
     pub judge: String,
     /// `forward` (the pair's first author shown first) or `backward`.
-    pub order: String,
+    pub order: Shown,
     /// Which question.
     pub question: Question,
     /// Probability of the chosen option, renormalised over the two labels (log-prob answers).
@@ -138,9 +178,9 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{} …", cut[..at].trim_end())
 }
 
-/// Draws `tasks.n` tasks (seeded).
+/// Draws `tasks.n` tasks (seeded); every recorded author's field must be in each.
 pub fn draw_tasks(cfg: &Config) -> Result<Vec<Item>> {
-    let source: Source = cfg
+    let source = cfg
         .tasks
         .source
         .parse()
@@ -149,20 +189,37 @@ pub fn draw_tasks(cfg: &Config) -> Result<Vec<Item>> {
         .into_iter()
         .filter(|t| !t.prompt.trim().is_empty())
         .collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.tasks.seed);
-    tasks.shuffle(&mut rng);
+    tasks.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.tasks.seed));
     tasks.truncate(cfg.tasks.n);
     if tasks.is_empty() {
         bail!("{}: no usable tasks", cfg.tasks.file.display());
     }
-    Ok(tasks
+    let items: Vec<Item> = tasks
         .into_iter()
         .map(|t| Item {
             id: t.id.clone(),
             text: truncate(&t.prompt, cfg.tasks.max_chars),
             task: t,
         })
-        .collect())
+        .collect();
+    for a in &cfg.authors {
+        let Some(field) = &a.recorded else { continue };
+        let missing: Vec<&str> = items
+            .iter()
+            .filter(|it| recorded_output(it, field).is_none())
+            .map(|it| it.id.as_str())
+            .collect();
+        if let Some(first) = missing.first() {
+            bail!(
+                "{}: author `{}` reads field `{field}`, which {} of {} drawn tasks lack (first: {first})",
+                cfg.tasks.file.display(),
+                a.name,
+                missing.len(),
+                items.len(),
+            );
+        }
+    }
+    Ok(items)
 }
 
 /// A recorded output of a task: `highlights` is the reference; any other
@@ -175,7 +232,7 @@ fn recorded_output(item: &Item, field: &str) -> Option<String> {
         .meta
         .as_ref()
         .and_then(|m| m.get(field))
-        .and_then(Value::as_str)
+        .and_then(serde_json::Value::as_str)
         .map(String::from)
 }
 
@@ -188,16 +245,7 @@ pub fn write_messages(cfg: &Config, author: &Author, item: &Item) -> Vec<Message
         ),
         TaskKind::Answer => item.text.clone(),
     };
-    with_system(author, vec![Message::user(user)])
-}
-
-fn with_system(author: &Author, messages: Vec<Message>) -> Vec<Message> {
-    match &author.system {
-        Some(s) => std::iter::once(Message::system(s.clone()))
-            .chain(messages)
-            .collect(),
-        None => messages,
-    }
+    with_system(author.system.as_deref(), vec![Message::user(user)])
 }
 
 /// The judging prompt: the task, two outputs, one question.
@@ -210,40 +258,30 @@ pub fn judge_messages(
     question: Question,
 ) -> Vec<Message> {
     let [l1, l2] = &cfg.judging.labels;
-    let (task, what) = match cfg.tasks.kind {
+    let (task, what, heading) = match cfg.tasks.kind {
         TaskKind::Summarise => (
             format!("Here is a news article:\n\n{}", item.text),
             "summary",
+            "Summary",
         ),
-        TaskKind::Answer => (format!("Here is a request:\n\n{}", item.text), "answer"),
+        TaskKind::Answer => (
+            format!("Here is a request:\n\n{}", item.text),
+            "answer",
+            "Answer",
+        ),
     };
     let ask = match question {
         Question::Preference => format!("Which {what} is better?"),
         Question::Recognition => format!("One of these {what}s was written by you. Which one?"),
     };
-    let cap = |s: &str| {
-        let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_uppercase().chain(c).collect::<String>())
-            .unwrap_or_default()
-    };
     let text = format!(
-        "{task}\n\n{} {l1}:\n{first}\n\n{} {l2}:\n{second}\n\n{ask} Answer with {l1} or {l2} only.",
-        cap(what),
-        cap(what)
+        "{task}\n\n{heading} {l1}:\n{first}\n\n{heading} {l2}:\n{second}\n\n{ask} Answer with {l1} or {l2} only."
     );
-    with_system(judge, vec![Message::user(text)])
+    with_system(judge.system.as_deref(), vec![Message::user(text)])
 }
 
-/// Strict reading of a text answer (see the `utility` study): the label alone,
-/// optionally `**A**`, `A.`, `A)`, `Summary A`, `Answer A`.
-pub fn parse_answer(text: &str, labels: &[String; 2]) -> Option<usize> {
-    pref_llm::parse_label(
-        text,
-        labels,
-        &["Summary ", "Answer ", "summary ", "answer "],
-    )
-}
+/// Words a strict text answer may put before its label (`Summary A`).
+pub const PREFIXES: &[&str] = &["Summary ", "Answer ", "summary ", "answer "];
 
 /// Every question of a run, judge by judge, task by task. Within one judge and
 /// task, questions that show the same output first follow each other: the
@@ -289,66 +327,6 @@ pub fn plan(cfg: &Config, n_tasks: usize) -> Vec<Job> {
     jobs
 }
 
-/// The models of a run: one loaded model per distinct spec, shared by the
-/// authors that use it (variants), all behind one cache.
-pub struct Models {
-    by_spec: HashMap<String, Arc<Model>>,
-    of_author: Vec<Option<Arc<Model>>>,
-}
-
-/// A model behind the shared cache.
-pub type Model = CachedModel<Box<dyn LanguageModel>>;
-
-fn spec_key(s: &ModelSpec) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-impl Models {
-    /// Loads every model author's model once.
-    pub fn load(cfg: &Config) -> Result<Self> {
-        let cache = Arc::new(ModelCache::open_default()?);
-        let mut by_spec = HashMap::new();
-        let mut of_author = Vec::new();
-        for a in &cfg.authors {
-            let Some(spec) = &a.model else {
-                of_author.push(None);
-                continue;
-            };
-            let key = spec_key(spec);
-            if !by_spec.contains_key(&key) {
-                let lm = spec
-                    .load()
-                    .with_context(|| format!("author `{}`: cannot load its model", a.name))?;
-                by_spec.insert(key.clone(), Arc::new(CachedModel::new(lm, cache.clone())));
-            }
-            of_author.push(by_spec.get(&key).cloned());
-        }
-        Ok(Self { by_spec, of_author })
-    }
-
-    /// The model of author `i`.
-    pub fn of(&self, i: usize) -> Option<&Model> {
-        self.of_author[i].as_deref()
-    }
-
-    /// Model ids by author name.
-    pub fn ids(&self, cfg: &Config) -> BTreeMap<String, String> {
-        cfg.authors
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| Some((a.name.clone(), self.of(i)?.id().to_string())))
-            .collect()
-    }
-
-    /// Calls made and answered by the cache, over all models.
-    pub fn calls(&self) -> (u64, u64) {
-        self.by_spec.values().fold((0, 0), |(m, c), lm| {
-            let s = lm.stats();
-            (m + s.made, c + s.cached)
-        })
-    }
-}
-
 fn output_id(author: &Author, item: &Item) -> String {
     record_id(&[author.name.as_str(), item.id.as_str(), TEMPLATE])
 }
@@ -369,194 +347,215 @@ fn job_id(cfg: &Config, items: &[Item], job: &Job) -> String {
     ])
 }
 
-/// Writes every output not yet recorded (model authors) and checks recorded ones.
-fn write_outputs(
-    cfg: &Config,
-    items: &[Item],
-    models: &Models,
-    log: &mut RecordLog<Output>,
-    rt: &tokio::runtime::Runtime,
-) -> Result<()> {
-    // Recorded authors first: a missing field is an error before any model call.
-    for a in &cfg.authors {
-        let Some(field) = &a.recorded else { continue };
-        let missing: Vec<&str> = items
-            .iter()
-            .filter(|it| recorded_output(it, field).is_none())
-            .map(|it| it.id.as_str())
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "{}: author `{}` reads field `{field}`, which {} of {} drawn tasks lack (first: {})",
-                cfg.tasks.file.display(),
-                a.name,
-                missing.len(),
-                items.len(),
-                missing[0]
-            );
-        }
+/// How an author writes.
+fn write_params(cfg: &Config, author: &Author) -> SamplingParams {
+    SamplingParams {
+        max_tokens: cfg.generation.max_tokens,
+        temperature: author.temperature.unwrap_or(cfg.generation.temperature),
+        seed: author.seed,
+        ..SamplingParams::default()
     }
-    let todo: Vec<(usize, usize)> = (0..cfg.authors.len())
+}
+
+/// Every (author, task) to write: recorded authors' outputs are copied from the
+/// task file, model authors write.
+fn writing_jobs(cfg: &Config, items: &[Item]) -> Vec<(usize, usize)> {
+    (0..cfg.authors.len())
         .flat_map(|a| (0..items.len()).map(move |t| (a, t)))
-        .filter(|&(a, t)| !log.contains(&output_id(&cfg.authors[a], &items[t])))
-        .collect();
-    let bar = progress(todo.len() as u64, "writing");
-    for (a, t) in todo {
-        let author = &cfg.authors[a];
-        let item = &items[t];
-        let out = match (&author.recorded, models.of(a)) {
-            (Some(field), _) => Output {
-                author: author.name.clone(),
-                task: item.id.clone(),
-                text: recorded_output(item, field).unwrap_or_default(),
-                model: None,
-                tokens: 0,
-            },
-            (None, Some(lm)) => {
-                let params = SamplingParams {
-                    max_tokens: cfg.generation.max_tokens,
-                    temperature: author.temperature.unwrap_or(cfg.generation.temperature),
-                    seed: author.seed,
-                    ..SamplingParams::default()
-                };
-                let c = rt.block_on(lm.generate(&write_messages(cfg, author, item), &params))?;
-                Output {
+        .collect()
+}
+
+/// Wall-clock seconds by phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seconds {
+    /// Writing the outputs.
+    pub writing: f64,
+    /// Judging.
+    pub judging: f64,
+    /// The analysis.
+    pub analysis: f64,
+    /// This process in all.
+    pub total: f64,
+}
+
+/// The outputs of one author.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputStats {
+    /// Mean length in characters.
+    pub mean_chars: f64,
+    /// Empty outputs.
+    pub empty: usize,
+    /// Whether they come from the task file.
+    pub recorded: bool,
+}
+
+/// What `results.json` of a run holds: the measures and the run's facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Every measure (also what `analyze` and `merge` write).
+    #[serde(flatten)]
+    pub measures: Measures,
+    /// Output lengths by author.
+    pub outputs: BTreeMap<String, OutputStats>,
+    /// Model calls this process made and had answered by the cache.
+    pub model_calls: Calls,
+    /// Tasks.
+    pub n_tasks: usize,
+    /// Judgments recorded.
+    pub n_judgments: usize,
+    /// Model ids by author.
+    pub models: BTreeMap<String, String>,
+    /// Seconds by phase.
+    pub seconds: Seconds,
+}
+
+/// The self-preference study.
+pub struct SelfPreference;
+
+impl Study for SelfPreference {
+    const NAME: &'static str = "self-preference";
+    type Config = Config;
+    type Results = Results;
+
+    fn plan(cfg: &Config, models: &ModelRoles) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
+        let items = draw_tasks(cfg)?;
+        let mut writing = Vec::new();
+        for (a, t) in writing_jobs(cfg, &items) {
+            let author = &cfg.authors[a];
+            let cached = match &author.model {
+                None => true, // copied from the task file
+                Some(_) => models.get(&author.name)?.is_cached_generate(
+                    &write_messages(cfg, author, &items[t]),
+                    &write_params(cfg, author),
+                )?,
+            };
+            writing.push(PlannedJob {
+                id: output_id(author, &items[t]),
+                cached: Some(cached),
+            });
+        }
+        let judging = plan(cfg, items.len())
+            .iter()
+            .map(|j| PlannedJob {
+                id: job_id(cfg, &items, j),
+                cached: None, // the prompt holds the outputs
+            })
+            .collect();
+        let details = serde_json::json!({
+            "tasks": items.iter().map(|i| &i.id).collect::<Vec<_>>(),
+            "authors": cfg.authors.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            "judges": cfg.authors.iter().filter(|a| a.is_judge()).map(|a| &a.name).collect::<Vec<_>>(),
+        });
+        Ok((
+            vec![
+                StagePlan::known("write", "outputs", writing),
+                StagePlan::known("judge", "judgments", judging).unparseable_when_null("winner"),
+            ],
+            details,
+        ))
+    }
+
+    fn run(run: &Run<Config>) -> Result<Results, BoxError> {
+        Ok(run_study(run)?)
+    }
+}
+
+fn run_study(run: &Run<Config>) -> Result<Results> {
+    let cfg = run.config();
+    let a = &cfg.authors;
+    let items = draw_tasks(cfg)?;
+
+    // Stage `write`: recorded outputs are copied, model authors write.
+    let t_write = Instant::now();
+    let jobs = writing_jobs(cfg, &items);
+    let mut writing = run.stage("write", "outputs")?.planned(jobs.len());
+    let items = &items;
+    writing.run(
+        &jobs,
+        |&(x, t)| output_id(&a[x], &items[t]),
+        |&(x, t)| async move {
+            let (author, item) = (&a[x], &items[t]);
+            if let Some(field) = &author.recorded {
+                return Ok(Output {
                     author: author.name.clone(),
                     task: item.id.clone(),
-                    text: c.text.trim().to_string(),
-                    model: Some(lm.id().to_string()),
-                    tokens: c.completion_tokens,
-                }
+                    text: recorded_output(item, field).unwrap_or_default(),
+                    model: None,
+                    tokens: 0,
+                });
             }
-            (None, None) => bail!(
-                "author `{}` has neither a model nor recorded outputs",
-                author.name
-            ),
-        };
-        log.append(&output_id(author, item), out)?;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(())
-}
-
-/// Asks one question (or gets it from the cache); not recorded yet.
-async fn ask(
-    cfg: &Config,
-    items: &[Item],
-    outputs: &RecordLog<Output>,
-    models: &Models,
-    job: &Job,
-) -> Result<Judgment> {
-    let a = &cfg.authors;
-    let judge = &a[job.judge];
-    let lm = models
-        .of(job.judge)
-        .ok_or_else(|| anyhow::anyhow!("judge `{}` has no model", judge.name))?;
-    let item = &items[job.task];
-    let (first, second) = job.shown();
-    let text = |i: usize| -> Result<String> {
-        outputs
-            .get(&output_id(&a[i], item))
-            .map(|o| o.text.clone())
-            .ok_or_else(|| anyhow::anyhow!("no output of `{}` for task {}", a[i].name, item.id))
-    };
-    let messages = judge_messages(
-        cfg,
-        judge,
-        item,
-        &text(first)?,
-        &text(second)?,
-        job.question,
-    );
-    let labels = cfg.judging.labels.to_vec();
-    let (winner, choice_prob, lp, raw) = match cfg.judging.answer {
-        Answer::Logprobs => {
-            let c = lm.choice_logprobs(&messages, &labels).await?;
-            let (l1, l2) = (c.logprobs[0], c.logprobs[1]);
-            let p1 = c.normalised[0];
-            let (w, p) = if l1 > l2 {
-                ("model_a", p1)
-            } else if l2 > l1 {
-                ("model_b", 1.0 - p1)
-            } else {
-                ("tie", 0.5)
-            };
-            let raw = format!("{}: {l1:.6}, {}: {l2:.6}", labels[0], labels[1]);
-            (Some(w.to_string()), Some(p), Some((l1, l2)), raw)
-        }
-        Answer::Text => {
-            let params = SamplingParams {
-                max_tokens: 8,
-                ..SamplingParams::default()
-            };
-            let c = lm.generate(&messages, &params).await?;
-            let w = parse_answer(&c.text, &cfg.judging.labels)
-                .map(|k| if k == 0 { "model_a" } else { "model_b" }.to_string());
-            (w, None, None, c.text)
-        }
-    };
-    Ok(Judgment {
-        question_id: item.id.clone(),
-        model_a: a[first].name.clone(),
-        model_b: a[second].name.clone(),
-        winner,
-        judge: judge.name.clone(),
-        order: if job.forward { "forward" } else { "backward" }.into(),
-        question: job.question,
-        choice_prob,
-        logprob_a: lp.map(|l| l.0),
-        logprob_b: lp.map(|l| l.1),
-        raw,
-        template: TEMPLATE.into(),
-    })
-}
-
-/// A single-threaded async runtime (the model calls are the only async work).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// Runs (or resumes) the study; returns `results.json`'s value.
-pub fn run(run: &RunDir, cfg: &Config, models: &Models) -> Result<Value> {
-    let started = Instant::now();
-    let items = draw_tasks(cfg)?;
-    let rt = runtime()?;
-    let mut outputs: RecordLog<Output> = run.records("outputs")?;
-    let t_write = Instant::now();
-    write_outputs(cfg, &items, models, &mut outputs, &rt)?;
+            let lm = run.model(&author.name)?;
+            let c = lm
+                .generate(&write_messages(cfg, author, item), &write_params(cfg, author))
+                .await?;
+            Ok::<_, BoxError>(Output {
+                author: author.name.clone(),
+                task: item.id.clone(),
+                text: c.text.trim().to_string(),
+                model: Some(lm.id().to_string()),
+                tokens: c.completion_tokens,
+            })
+        },
+    )?;
+    let outputs = writing.finish();
     let write_seconds = t_write.elapsed().as_secs_f64();
 
-    let jobs = plan(cfg, items.len());
-    let mut log: RecordLog<Judgment> = run.records("judgments")?;
+    // Stage `judge`.
     let t_judge = Instant::now();
-    let bar = progress(jobs.len() as u64, "judging");
-    let todo: Vec<Job> = jobs
-        .iter()
-        .filter(|j| !log.contains(&job_id(cfg, &items, j)))
-        .copied()
-        .collect();
-    bar.inc((jobs.len() - todo.len()) as u64);
-    // Questions go out in chunks of the smallest parallelism among the judges'
-    // backends (1 on the embedded model), recorded in plan order.
-    let chunk = cfg
-        .authors
-        .iter()
-        .filter_map(|a| a.model.as_ref().map(ModelSpec::parallel_requests))
-        .min()
-        .unwrap_or(1);
-    for part in todo.chunks(chunk) {
-        let asks = part.iter().map(|j| ask(cfg, &items, &outputs, models, j));
-        let answers = rt.block_on(futures::future::try_join_all(asks))?;
-        for (job, judgment) in part.iter().zip(answers) {
-            log.append(&job_id(cfg, &items, job), judgment)?;
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
+    let jobs = plan(cfg, items.len());
+    let mut judging = run
+        .stage("judge", "judgments")?
+        .parsed_when(|j: &Judgment| j.winner.is_some())
+        .planned(jobs.len());
+    judging.run(
+        &jobs,
+        |j| job_id(cfg, &items, j),
+        |job| {
+            let outputs = &outputs;
+            let items = &items;
+            async move {
+                let (judge, item) = (&a[job.judge], &items[job.task]);
+                let (first, second) = job.shown();
+                let text = |i: usize| -> Result<String> {
+                    outputs
+                        .get(&output_id(&a[i], item))
+                        .map(|o| o.text.clone())
+                        .ok_or_else(|| anyhow::anyhow!("no output of `{}` for task {}", a[i].name, item.id))
+                };
+                let messages =
+                    judge_messages(cfg, judge, item, &text(first)?, &text(second)?, job.question);
+                let question = TwoWayQuestion {
+                    labels: &cfg.judging.labels,
+                    mode: cfg.judging.answer,
+                    prefixes: PREFIXES,
+                    temperature: 0.0,
+                    seed: 0,
+                };
+                let ans = question.ask(run.model(&judge.name)?.as_ref(), &messages).await?;
+                let (winner, choice_prob) = match (ans.picked, ans.first_prob) {
+                    (None, _) => (None, None),
+                    (Some(Picked::First), p) => (Some(Verdict::ModelA), p),
+                    (Some(Picked::Second), p) => (Some(Verdict::ModelB), p.map(|p| 1.0 - p)),
+                    (Some(Picked::Tie), p) => (Some(Verdict::Tie), p.map(|_| 0.5)),
+                };
+                Ok::<_, anyhow::Error>(Judgment {
+                    question_id: item.id.clone(),
+                    model_a: a[first].name.clone(),
+                    model_b: a[second].name.clone(),
+                    winner,
+                    judge: judge.name.clone(),
+                    order: if job.forward { Shown::Forward } else { Shown::Backward },
+                    question: job.question,
+                    choice_prob,
+                    logprob_a: ans.logprobs.map(|l| l.0),
+                    logprob_b: ans.logprobs.map(|l| l.1),
+                    raw: ans.raw,
+                    template: TEMPLATE.into(),
+                })
+            }
+        },
+    )?;
+    let log = judging.finish();
     let judge_seconds = t_judge.elapsed().as_secs_f64();
 
     let judgments: Vec<Judgment> = jobs
@@ -564,118 +563,41 @@ pub fn run(run: &RunDir, cfg: &Config, models: &Models) -> Result<Value> {
         .filter_map(|j| log.get(&job_id(cfg, &items, j)).cloned())
         .collect();
     let t_analyse = Instant::now();
-    let mut results = crate::analysis::analyse(cfg, &judgments)?;
-    let (made, cached) = models.calls();
-    let out_stats: BTreeMap<String, Value> = cfg
-        .authors
+    let measures = crate::analysis::analyse(cfg, &judgments)?;
+    let output_stats = a
         .iter()
-        .map(|a| {
+        .map(|au| {
             let texts: Vec<&Output> = items
                 .iter()
-                .filter_map(|it| outputs.get(&output_id(a, it)))
+                .filter_map(|it| outputs.get(&output_id(au, it)))
                 .collect();
             let chars = texts.iter().map(|o| o.text.chars().count()).sum::<usize>() as f64
                 / texts.len().max(1) as f64;
-            let empty = texts.iter().filter(|o| o.text.trim().is_empty()).count();
-            (
-                a.name.clone(),
-                json!({"mean_chars": chars, "empty": empty, "recorded": a.recorded.is_some()}),
-            )
+            let stats = OutputStats {
+                mean_chars: chars,
+                empty: texts.iter().filter(|o| o.text.trim().is_empty()).count(),
+                recorded: au.recorded.is_some(),
+            };
+            (au.name.clone(), stats)
         })
         .collect();
-    results["outputs"] = json!(out_stats);
-    results["model_calls"] = json!({"made": made, "cached": cached});
-    results["n_tasks"] = json!(items.len());
-    results["n_judgments"] = json!(judgments.len());
-    results["models"] = json!(models.ids(cfg));
-    results["seconds"] = json!({
-        "writing": write_seconds, "judging": judge_seconds,
-        "analysis": t_analyse.elapsed().as_secs_f64(), "total": started.elapsed().as_secs_f64()});
-    run.write_json("results.json", &results)?;
-    crate::report::write(run, cfg, &results)?;
+    let results = Results {
+        measures,
+        outputs: output_stats,
+        model_calls: run.calls(),
+        n_tasks: items.len(),
+        n_judgments: judgments.len(),
+        models: run.model_ids(),
+        seconds: Seconds {
+            writing: write_seconds,
+            judging: judge_seconds,
+            analysis: t_analyse.elapsed().as_secs_f64(),
+            total: run.seconds(),
+        },
+    };
+    run.write_results(&results)?;
+    crate::report::write(run, &results)?;
     Ok(results)
-}
-
-/// What `--dry-run` prints.
-pub fn dry_run(cfg: &Config, run_dir: Option<&Path>) -> Result<Value> {
-    let items = draw_tasks(cfg)?;
-    let jobs = plan(cfg, items.len());
-    let writers = cfg.authors.iter().filter(|a| a.model.is_some()).count();
-    let (mut done_out, mut done_j) = (0, 0);
-    if let Some(d) = run_dir {
-        let run = RunDir::open(d)?;
-        let o: RecordLog<Output> = run.records("outputs")?;
-        let j: RecordLog<Judgment> = run.records("judgments")?;
-        done_out = cfg
-            .authors
-            .iter()
-            .filter(|a| a.model.is_some())
-            .map(|a| {
-                items
-                    .iter()
-                    .filter(|it| o.contains(&output_id(a, it)))
-                    .count()
-            })
-            .sum::<usize>();
-        done_j = jobs
-            .iter()
-            .filter(|x| j.contains(&job_id(cfg, &items, x)))
-            .count();
-    }
-    Ok(json!({
-        "tasks": items.iter().map(|i| &i.id).collect::<Vec<_>>(),
-        "authors": cfg.authors.iter().map(|a| &a.name).collect::<Vec<_>>(),
-        "judges": cfg.authors.iter().filter(|a| a.is_judge()).map(|a| &a.name).collect::<Vec<_>>(),
-        "outputs_to_write": writers * items.len(),
-        "questions": jobs.len(),
-        "expected_model_calls": writers * items.len() + jobs.len(),
-        "already_recorded": {"outputs": done_out, "questions": done_j},
-    }))
-}
-
-/// `self-preference status RUN_DIR`.
-pub fn status(dir: &Path) -> Result<Value> {
-    let run = RunDir::open(dir)?;
-    let cfg: Config = run.config()?;
-    let mut v = dry_run(&cfg, Some(dir))?;
-    let j: RecordLog<Judgment> = run.records("judgments")?;
-    v["unparseable_so_far"] = json!(j.records().filter(|r| r.winner.is_none()).count());
-    v["finished"] = json!(run.root().join("results.json").is_file());
-    Ok(v)
-}
-
-/// Creates the run directory (or opens it to resume) and loads the models once.
-pub fn open_run(
-    cfg: &mut Config,
-    out: Option<PathBuf>,
-    resume: Option<PathBuf>,
-) -> Result<(RunDir, Config, Models)> {
-    if let Some(dir) = resume {
-        let run = RunDir::open(&dir)?;
-        let stored: Config = run.config()?;
-        stored.check()?;
-        let models = Models::load(&stored)?;
-        if let Some(r) = &stored.resolved {
-            let now = models.ids(&stored);
-            if r.model_ids != now {
-                bail!(
-                    "{}: the run used models {:?} but {:?} are loaded now; resuming would mix models",
-                    dir.display(),
-                    r.model_ids,
-                    now
-                );
-            }
-        }
-        return Ok((run, stored, models));
-    }
-    let out = out.unwrap_or_else(|| RunDir::default_path("self-preference"));
-    let models = Models::load(cfg)?;
-    cfg.resolved = Some(Resolved {
-        model_ids: models.ids(cfg),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    });
-    let run = RunDir::create(&out, &*cfg)?;
-    Ok((run, cfg.clone(), models))
 }
 
 #[cfg(test)]
@@ -750,7 +672,7 @@ mod tests {
             ("A is better", None),
             ("", None),
         ] {
-            assert_eq!(parse_answer(t, &l), want, "{t:?}");
+            assert_eq!(pref_llm::parse_label(t, &l, PREFIXES), want, "{t:?}");
         }
     }
 }

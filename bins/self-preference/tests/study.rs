@@ -244,8 +244,11 @@ fn killed_run_resumes_to_the_same_records_and_results() {
     );
     // 2 tasks, 4 authors (3 judges): each judge 3 own pairs × 2 orders × 2 questions.
     let plan = run_ok(&["run", "--config", &cfg, "--dry-run"], tmp.path());
-    assert_eq!(plan["questions"], 3 * 12 * 2);
-    assert_eq!(plan["outputs_to_write"], 3 * 2);
+    assert_eq!(plan["stages"][1]["planned"], 3 * 12 * 2);
+    // 4 authors × 2 tasks, of which the reference's 2 are copied from the file.
+    assert_eq!(plan["stages"][0]["planned"], 4 * 2);
+    assert_eq!(plan["stages"][0]["calls_needed"], 3 * 2);
+    assert_eq!(plan["expected_model_calls"], 3 * 2 + 3 * 12 * 2);
 
     let run_a = tmp.path().join("a");
     let a = run_ok(

@@ -45,7 +45,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use pref_data::{JudgeDecision, Winner};
 
@@ -129,13 +129,16 @@ impl ParamGuard for JudgeAnalysisParams {
 
 /// A point estimate with its bootstrap percentile interval. An interval that cannot be
 /// computed (no replicate defined the statistic) is NaN, written as JSON `null`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The estimate on the full data.
+    #[serde(deserialize_with = "crate::metrics::f64_or_nan")]
     pub estimate: f64,
     /// Lower percentile ((1 − level)/2).
+    #[serde(deserialize_with = "crate::metrics::f64_or_nan")]
     pub ci_lower: f64,
     /// Upper percentile ((1 + level)/2).
+    #[serde(deserialize_with = "crate::metrics::f64_or_nan")]
     pub ci_upper: f64,
 }
 
@@ -161,7 +164,7 @@ impl Estimate {
 
 /// Statistics of one judge (see the [module docs](self) for the definitions). The
 /// first seven fields are the `self-preference analyze` contract; the rest are extras.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgeStats {
     /// Decisions by this judge.
     pub n_decisions: usize,
@@ -192,7 +195,7 @@ pub struct JudgeStats {
 }
 
 /// Result of [`analyze`]: `{"judges": {judge: JudgeStats}, …}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgeAnalysis {
     /// Statistics per judge (sorted by name).
     pub judges: BTreeMap<String, JudgeStats>,
@@ -614,7 +617,7 @@ fn context(context: impl Into<String>) -> impl FnOnce(Error) -> Error {
 }
 
 /// Bradley–Terry ratings of the authors with cluster-bootstrap intervals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgeRatings {
     /// Rating of each author (Elo scale, mean 1000 over these authors).
     pub ratings: BTreeMap<String, Estimate>,
@@ -782,7 +785,7 @@ pub fn judge_ratings(
 }
 
 /// Self-bias of one judge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgeSelfBias {
     /// Rating of the judge's own outputs in the fit on its own decisions.
     pub rating_by_self: Estimate,
@@ -800,7 +803,7 @@ pub struct JudgeSelfBias {
 }
 
 /// Result of [`self_bias`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelfBias {
     /// Per judge (sorted by name).
     pub judges: BTreeMap<String, JudgeSelfBias>,
@@ -963,7 +966,7 @@ pub fn self_bias(decisions: &[JudgeDecision], params: &JudgeAnalysisParams) -> R
 // ------------------------------------------------------------------ reference
 
 /// One model found in both the ratings and the reference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchedModel {
     /// Name in the ratings.
     pub model: String,
@@ -982,7 +985,7 @@ pub struct MatchedModel {
 }
 
 /// Ratings set against a reference leaderboard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceComparison {
     /// Models found in the reference, in the order of the ratings.
     pub matched: Vec<MatchedModel>,
@@ -1073,4 +1076,114 @@ pub fn against_reference(
         kendall_tau,
         n_matched: n,
     })
+}
+
+/// A judge's own rating of itself set against a reference leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SelfBiasVsReference {
+    /// The judge is in the reference.
+    Matched {
+        /// The judge's centred rating of itself (from its own decisions) minus its
+        /// centred reference rating.
+        self_bias: f64,
+        /// Authors matched in the reference.
+        n_matched: usize,
+        /// The judge's centred rating of itself.
+        rating_by_self_centred: f64,
+        /// Its centred reference rating.
+        reference_centred: f64,
+    },
+    /// The judge is not in the reference.
+    Unmatched {
+        /// Always `None`.
+        self_bias: Option<f64>,
+        /// Why there is no number.
+        reason: String,
+    },
+    /// The judge's own decisions do not identify a rating.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Self-bias against a reference: for each judge, Bradley–Terry point ratings of
+/// every author from that judge's decisions alone, compared with `reference`
+/// ([`against_reference`], centred on the matched authors); the judge's centred
+/// rating of itself minus its centred reference rating. Judges whose own
+/// decisions do not identify ratings are reported as [`SelfBiasVsReference::Failed`].
+pub fn self_bias_vs_reference(
+    decisions: &[JudgeDecision],
+    judges: &[String],
+    reference: &[(String, f64)],
+    name_map: &BTreeMap<String, String>,
+    params: &JudgeAnalysisParams,
+) -> Result<BTreeMap<String, SelfBiasVsReference>> {
+    let mut out = BTreeMap::new();
+    for j in judges {
+        // Point estimates only: the bootstrap's refits would go unused.
+        let own = match judge_point_ratings(decisions, Some(std::slice::from_ref(j)), params) {
+            Ok(own) => own,
+            Err(e) => {
+                out.insert(
+                    j.clone(),
+                    SelfBiasVsReference::Failed {
+                        error: e.to_string(),
+                    },
+                );
+                continue;
+            }
+        };
+        let c = against_reference(&own, reference, name_map)?;
+        let entry = match c.matched.iter().find(|m| &m.model == j) {
+            Some(m) => SelfBiasVsReference::Matched {
+                self_bias: m.difference,
+                n_matched: c.n_matched,
+                rating_by_self_centred: m.rating_centred,
+                reference_centred: m.reference_centred,
+            },
+            None => SelfBiasVsReference::Unmatched {
+                self_bias: None,
+                reason: "the judge is not in the reference (see missing_from_reference)".into(),
+            },
+        };
+        out.insert(j.clone(), entry);
+    }
+    Ok(out)
+}
+
+/// Share of `judge`'s decisions involving `author` that `author` won (ties
+/// count ½); NaN when there are none. On the diagonal (`author == judge`) this is
+/// the judge's self-preference over every decision involving itself.
+pub fn win_share(decisions: &[JudgeDecision], judge: &str, author: &str) -> f64 {
+    let (mut won, mut n) = (0.0, 0usize);
+    for d in decisions
+        .iter()
+        .filter(|d| d.judge == judge && (d.model_a == author || d.model_b == author))
+    {
+        n += 1;
+        won += match d.winner_model() {
+            Some(w) if w == author => 1.0,
+            Some(_) => 0.0,
+            None => 0.5,
+        };
+    }
+    if n == 0 {
+        f64::NAN
+    } else {
+        won / n as f64
+    }
+}
+
+/// The judge × author grid of [`win_share`] (rows `judges`, columns `authors`).
+pub fn win_share_grid(
+    decisions: &[JudgeDecision],
+    judges: &[String],
+    authors: &[String],
+) -> Vec<Vec<f64>> {
+    judges
+        .iter()
+        .map(|j| authors.iter().map(|a| win_share(decisions, j, a)).collect())
+        .collect()
 }

@@ -8,19 +8,26 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use statrs::function::erf::erfc;
 
 use crate::error::{Error, Result};
 
 /// A correlation coefficient and its two-sided p-value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Correlation {
-    /// The coefficient (NaN when undefined).
+    /// The coefficient (NaN when undefined; `null` in JSON).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub statistic: f64,
-    /// Two-sided p-value (NaN when undefined).
+    /// Two-sided p-value (NaN when undefined; `null` in JSON).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub pvalue: f64,
+}
+
+/// Reads a number written by serde_json, where NaN was written as `null`.
+pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 const UNDEFINED: Correlation = Correlation {

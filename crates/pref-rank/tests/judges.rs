@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use pref_data::paths::shared_data_dir;
 use pref_rank::judges::{
     against_reference, analyze, judge_point_ratings, judge_ratings, read_judge_decisions,
-    self_bias, Estimate, JudgeAnalysisParams, JudgeDecision, Winner,
+    self_bias, self_bias_vs_reference, win_share, win_share_grid, Estimate, JudgeAnalysisParams,
+    JudgeDecision, SelfBiasVsReference, Winner,
 };
 use pref_rank::{Error, ParamGuard};
 
@@ -743,4 +744,83 @@ fn against_reference_lists_missing_models_and_rejects_ambiguity() {
     );
     let dup = vec![("b".to_string(), 1.0), ("b".to_string(), 2.0)];
     assert!(against_reference(&ratings, &dup, &BTreeMap::new()).is_err());
+}
+
+#[test]
+fn self_bias_against_a_reference_in_closed_form() {
+    let p = JudgeAnalysisParams::default()
+        .prior_precision(0.0)
+        .bootstrap(10);
+    let judges: Vec<String> = ["A", "B", "Z"].map(String::from).to_vec();
+    let board = |names: &[(&str, f64)]| -> Vec<(String, f64)> {
+        names.iter().map(|(m, r)| (m.to_string(), *r)).collect()
+    };
+    let reference = board(&[("A", 1100.0), ("B", 1000.0), ("C", 900.0)]);
+    let out =
+        self_bias_vs_reference(&two_judges(), &judges, &reference, &BTreeMap::new(), &p).unwrap();
+    // Judge A's own decisions alone: A beats B 30:10, A ties C 20:20, so (star graph,
+    // no prior) θ_A − θ_B = ln 3 and θ_A = θ_C; centred over A, B, C: θ_A = ln 3 / 3,
+    // Elo C·ln 3/3 = 63.616…; the reference centred on the same three: A = +100.
+    let l3 = 3f64.ln();
+    match &out["A"] {
+        SelfBiasVsReference::Matched {
+            self_bias,
+            n_matched,
+            rating_by_self_centred,
+            reference_centred,
+        } => {
+            assert_eq!(*n_matched, 3);
+            assert!(close(*rating_by_self_centred, C * l3 / 3.0, 1e-6));
+            assert!(close(*reference_centred, 100.0, 1e-9));
+            assert!(close(*self_bias, C * l3 / 3.0 - 100.0, 1e-6));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Judge B: θ_B − θ_A = ln 3 and θ_B − θ_C = −ln 3, so θ_B is the centre: 0; its
+    // reference rating is the centre too: self-bias 0.
+    match &out["B"] {
+        SelfBiasVsReference::Matched { self_bias, .. } => assert!(close(*self_bias, 0.0, 1e-6)),
+        other => panic!("{other:?}"),
+    }
+    // A judge without decisions has no ratings: reported, not fatal.
+    assert!(matches!(out["Z"], SelfBiasVsReference::Failed { .. }));
+    // B missing from the reference: A and C are matched (centred on the two).
+    let partial = board(&[("A", 1100.0), ("C", 900.0)]);
+    let out = self_bias_vs_reference(&two_judges(), &judges[..2], &partial, &BTreeMap::new(), &p)
+        .unwrap();
+    assert!(matches!(out["B"], SelfBiasVsReference::Unmatched { .. }));
+    match &out["A"] {
+        SelfBiasVsReference::Matched { self_bias, n_matched, .. } => {
+            assert_eq!(*n_matched, 2);
+            assert!(close(*self_bias, -100.0, 1e-6));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn win_shares_count_wins_and_ties_half() {
+    // Judge x: x beats y (shown first), y beats x, x vs z tie, y vs z: z wins.
+    let ds = [
+        dec("1", "x", "y", "model_a", "x", None),
+        dec("1", "y", "x", "model_a", "x", None),
+        dec("2", "x", "z", "tie", "x", None),
+        dec("2", "y", "z", "model_b", "x", None),
+    ];
+    // x: won 1 of 2 against y, ½ against z → (1 + 0 + ½) / 3.
+    assert!(close(win_share(&ds, "x", "x"), 0.5, 1e-12));
+    // y: 1 win of 3 decisions involving y.
+    assert!(close(win_share(&ds, "x", "y"), 1.0 / 3.0, 1e-12));
+    // z: tie (½) and a win: 1.5 / 2.
+    assert!(close(win_share(&ds, "x", "z"), 0.75, 1e-12));
+    assert!(win_share(&ds, "nobody", "x").is_nan());
+    let g = win_share_grid(&ds, &["x".into()], &["z".into(), "x".into()]);
+    assert_eq!(g.len(), 1);
+    assert!(close(g[0][0], 0.75, 1e-12) && close(g[0][1], 0.5, 1e-12));
+    // Read as recognition decisions: x picks itself against y once of two, and
+    // its "recognition" against z is the tie.
+    let r = analyze(&ds, &JudgeAnalysisParams::default().bootstrap(1)).unwrap();
+    let vs = &r.judges["x"].win_rate_vs;
+    assert_eq!(vs.len(), 2);
+    assert!(close(vs["y"], 0.5, 1e-12) && close(vs["z"], 0.5, 1e-12));
 }

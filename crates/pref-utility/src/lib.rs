@@ -3,6 +3,7 @@
 
 pub mod active;
 pub mod data;
+pub mod elicitation;
 pub mod error;
 pub mod hessian;
 pub mod normal;
@@ -17,6 +18,10 @@ pub use active::{
 pub use data::{
     aggregate_comparisons, aggregate_comparisons_with, position_bias, read_located,
     AggregatedComparisons, PairData, PositionBias, Readout,
+};
+pub use elicitation::{
+    implied_pair_counts, learning_curve, prefix_sizes, prob_greater, CurvePoint, RatingSummary,
+    UtilityEstimate, UtilityFit,
 };
 pub use error::{Error, Result};
 pub use hessian::{SeMethod, StandardErrors};
