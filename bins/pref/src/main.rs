@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use pref_data::loaders::{load_tasks, Source};
 use pref_data::{
-    read_records, write_records, Battle, BattleTable, Choice, Comparison, LoggedSample, Order,
-    PairCounts, Task, Winner,
+    read_records, write_records, Battle, BattleTable, Choice, Comparison, LoggedSample, PairCounts,
+    Task, Winner,
 };
 use serde_json::{json, Value};
 
@@ -237,16 +237,10 @@ fn summarise_pair_counts(p: &[PairCounts]) -> Value {
 
 fn summarise_comparisons(c: &[Comparison]) -> Value {
     let count = |ch: Option<Choice>| c.iter().filter(|x| x.choice == ch).count();
-    // Position bias: how often the option shown first wins, among decisive answers.
-    let decisive: Vec<bool> = c
-        .iter()
-        .filter_map(|x| match (x.order, x.choice) {
-            (Order::Ab, Some(Choice::A)) | (Order::Ba, Some(Choice::B)) => Some(true),
-            (Order::Ab, Some(Choice::B)) | (Order::Ba, Some(Choice::A)) => Some(false),
-            _ => None,
-        })
-        .collect();
-    let first = decisive.iter().filter(|&&f| f).count();
+    // Position bias: the first-shown option's mean score over the parseable
+    // answers, ties counting ½ (`Comparison::first_shown_score`, the one definition).
+    let scores: Vec<f64> = c.iter().filter_map(Comparison::first_shown_score).collect();
+    let first = scores.iter().filter(|&&s| s == 1.0).count();
     let models: BTreeSet<&str> = c.iter().map(|x| x.model.as_str()).collect();
     let templates: BTreeSet<&str> = c.iter().map(|x| x.template.as_str()).collect();
     json!({
@@ -255,8 +249,8 @@ fn summarise_comparisons(c: &[Comparison]) -> Value {
         "choice": {"a": count(Some(Choice::A)), "b": count(Some(Choice::B)),
                    "tie": count(Some(Choice::Tie)), "unparseable": count(None)},
         "first_position_wins": first,
-        "decisive": decisive.len(),
-        "first_position_share": if decisive.is_empty() { Value::Null } else { json!(first as f64 / decisive.len() as f64) },
+        "parseable": scores.len(),
+        "first_position_share": if scores.is_empty() { Value::Null } else { json!(scores.iter().sum::<f64>() / scores.len() as f64) },
         "models": models,
         "templates": templates,
     })

@@ -95,3 +95,54 @@ fn bad_input_exits_non_zero_with_path_line_field() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/x.jsonl"), "{err}");
 }
+
+/// One definition of "the first-shown option wins" (ties ½, unparseable left
+/// out): `pref inspect`, `pref_utility::position_bias` and the judge statistics'
+/// `first_option_rate` give the same number for the same answers.
+#[test]
+fn position_bias_is_one_number_everywhere() {
+    // python3: rows = [json.loads(l) for l in open('fixtures/comparisons.jsonl')]
+    //   first = lambda r: {'a': 1, 'b': 0, 'tie': .5}[r['choice']] if r['order'] == 'ab' \
+    //                     else 1 - {'a': 1, 'b': 0, 'tie': .5}[r['choice']]
+    //   s = [first(r) for r in rows if r['choice'] is not None]  ->  [1, 1, 0.5]
+    //   sum(s) / len(s) == 0.8333333333333334
+    let expected = 2.5 / 3.0;
+    let f = fixtures().join("comparisons.jsonl");
+    let (ok, v, err) = pref(&["inspect", f.to_str().unwrap(), "--kind", "comparison"]);
+    assert!(ok, "{err}");
+    assert!((v["first_position_share"].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert_eq!(v["parseable"], 3);
+
+    let recs: Vec<pref_data::Comparison> = pref_data::read_jsonl(&f).unwrap();
+    let b = pref_utility::position_bias(recs.iter(), pref_utility::Readout::Choice).unwrap();
+    assert!((b.share - expected).abs() < 1e-12);
+
+    // The same answers as judge decisions (`model_a` is the output shown first).
+    let decisions: Vec<pref_rank::judges::JudgeDecision> = recs
+        .iter()
+        .filter_map(|r| {
+            let (first, second) = match r.order {
+                pref_data::Order::Ab => (&r.a, &r.b),
+                pref_data::Order::Ba => (&r.b, &r.a),
+            };
+            use pref_data::{Choice, Order, Winner};
+            let winner = match (r.order, r.choice?) {
+                (_, Choice::Tie) => Winner::Tie,
+                (Order::Ab, Choice::A) | (Order::Ba, Choice::B) => Winner::A,
+                _ => Winner::B,
+            };
+            Some(pref_rank::judges::JudgeDecision {
+                question_id: format!("{}-{}", r.a, r.b),
+                model_a: first.clone(),
+                model_b: second.clone(),
+                winner,
+                judge: "j".into(),
+                order: None,
+                choice_prob: None,
+            })
+        })
+        .collect();
+    let params = pref_rank::judges::JudgeAnalysisParams::default().bootstrap(10);
+    let a = pref_rank::judges::analyze(&decisions, &params).unwrap();
+    assert!((a.judges["j"].first_option_rate.estimate - expected).abs() < 1e-12);
+}

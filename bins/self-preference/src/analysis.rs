@@ -83,7 +83,12 @@ pub enum Fallible<T> {
 
 impl<T> Fallible<T> {
     fn of(r: pref_rank::Result<T>) -> Self {
-        r.map_or_else(|e| Self::Failed { error: e.to_string() }, Self::Ok)
+        r.map_or_else(
+            |e| Self::Failed {
+                error: e.to_string(),
+            },
+            Self::Ok,
+        )
     }
 }
 
@@ -181,7 +186,10 @@ pub fn measures(
     let recog_grid: Vec<Vec<f64>> = judges
         .iter()
         .map(|j| {
-            let vs = recog.as_ref().and_then(|r| r.judges.get(j)).map(|s| &s.win_rate_vs);
+            let vs = recog
+                .as_ref()
+                .and_then(|r| r.judges.get(j))
+                .map(|s| &s.win_rate_vs);
             authors
                 .iter()
                 .map(|x| vs.and_then(|v| v.get(x)).copied().unwrap_or(f64::NAN))

@@ -179,7 +179,9 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<serde_json::Value> {
     match cli.command {
-        Command::Status { run_dir } => Ok(to_json(&pref_study::run_status::<SelfPreference>(&run_dir)?)?),
+        Command::Status { run_dir } => Ok(to_json(&pref_study::run_status::<SelfPreference>(
+            &run_dir,
+        )?)?),
         Command::Analyze(a) => Ok(to_json(&analysis::analyze_file(
             &a.file,
             a.out.as_deref(),
@@ -192,10 +194,10 @@ fn real_main(cli: Cli) -> Result<serde_json::Value> {
             }),
         )?)?),
         Command::Merge(m) => Ok(to_json(&analysis::merge(&m.runs, &m.out)?)?),
-        Command::Run(args) => {
-            Ok(pref_study::run_command::<SelfPreference>(&args.run, args.overrides(), |c| {
-                args.apply(c).map_err(Into::into)
-            })?)
-        }
+        Command::Run(args) => Ok(pref_study::run_command::<SelfPreference>(
+            &args.run,
+            args.overrides(),
+            |c| args.apply(c).map_err(Into::into),
+        )?),
     }
 }

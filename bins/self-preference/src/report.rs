@@ -68,7 +68,12 @@ pub fn write(run: &Run<Config>, results: &Results) -> Result<()> {
         results.model_calls.made,
         results.model_calls.cached,
     );
-    write_report(run.root(), "Self-preference", Some(&intro), &results.measures)
+    write_report(
+        run.root(),
+        "Self-preference",
+        Some(&intro),
+        &results.measures,
+    )
 }
 
 /// The report (`report.md`, heatmaps, `index.html`) of measures in `dir`.

@@ -417,7 +417,10 @@ impl Study for SelfPreference {
     type Config = Config;
     type Results = Results;
 
-    fn plan(cfg: &Config, models: &ModelRoles) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
+    fn plan(
+        cfg: &Config,
+        models: &ModelRoles,
+    ) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
         let items = draw_tasks(cfg)?;
         let mut writing = Vec::new();
         for (a, t) in writing_jobs(cfg, &items) {
@@ -486,7 +489,10 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
             }
             let lm = run.model(&author.name)?;
             let c = lm
-                .generate(&write_messages(cfg, author, item), &write_params(cfg, author))
+                .generate(
+                    &write_messages(cfg, author, item),
+                    &write_params(cfg, author),
+                )
                 .await?;
             Ok::<_, BoxError>(Output {
                 author: author.name.clone(),
@@ -509,7 +515,7 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
         .planned(jobs.len());
     judging.run(
         &jobs,
-        |j| job_id(cfg, &items, j),
+        |j| job_id(cfg, items, j),
         |job| {
             let outputs = &outputs;
             let items = &items;
@@ -520,10 +526,18 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
                     outputs
                         .get(&output_id(&a[i], item))
                         .map(|o| o.text.clone())
-                        .ok_or_else(|| anyhow::anyhow!("no output of `{}` for task {}", a[i].name, item.id))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("no output of `{}` for task {}", a[i].name, item.id)
+                        })
                 };
-                let messages =
-                    judge_messages(cfg, judge, item, &text(first)?, &text(second)?, job.question);
+                let messages = judge_messages(
+                    cfg,
+                    judge,
+                    item,
+                    &text(first)?,
+                    &text(second)?,
+                    job.question,
+                );
                 let question = TwoWayQuestion {
                     labels: &cfg.judging.labels,
                     mode: cfg.judging.answer,
@@ -531,7 +545,9 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
                     temperature: 0.0,
                     seed: 0,
                 };
-                let ans = question.ask(run.model(&judge.name)?.as_ref(), &messages).await?;
+                let ans = question
+                    .ask(run.model(&judge.name)?.as_ref(), &messages)
+                    .await?;
                 let (winner, choice_prob) = match (ans.picked, ans.first_prob) {
                     (None, _) => (None, None),
                     (Some(Picked::First), p) => (Some(Verdict::ModelA), p),
@@ -544,7 +560,11 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
                     model_b: a[second].name.clone(),
                     winner,
                     judge: judge.name.clone(),
-                    order: if job.forward { Shown::Forward } else { Shown::Backward },
+                    order: if job.forward {
+                        Shown::Forward
+                    } else {
+                        Shown::Backward
+                    },
                     question: job.question,
                     choice_prob,
                     logprob_a: ans.logprobs.map(|l| l.0),
@@ -560,7 +580,7 @@ fn run_study(run: &Run<Config>) -> Result<Results> {
 
     let judgments: Vec<Judgment> = jobs
         .iter()
-        .filter_map(|j| log.get(&job_id(cfg, &items, j)).cloned())
+        .filter_map(|j| log.get(&job_id(cfg, items, j)).cloned())
         .collect();
     let t_analyse = Instant::now();
     let measures = crate::analysis::analyse(cfg, &judgments)?;

@@ -142,10 +142,7 @@ fn learning_curve(run: &Run<Config>, r: &mut Report, results: &Results) -> Resul
         let Some(curve) = results.learning_curve.as_ref().and_then(|c| c.get(key)) else {
             continue;
         };
-        let pts: Vec<(f64, f64)> = curve
-            .iter()
-            .map(|p| (p.pairs as f64, p.accuracy))
-            .collect();
+        let pts: Vec<(f64, f64)> = curve.iter().map(|p| (p.pairs as f64, p.accuracy)).collect();
         if !pts.is_empty() {
             series.push(Series::new(name, pts));
         }

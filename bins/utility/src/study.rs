@@ -360,7 +360,10 @@ impl Study for UtilityStudy {
     type Config = Config;
     type Results = Results;
 
-    fn plan(cfg: &Config, models: &ModelRoles) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
+    fn plan(
+        cfg: &Config,
+        models: &ModelRoles,
+    ) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
         let plan = Plan::of(cfg)?;
         let lm = models.get("model")?;
         let template = template_name(cfg);
@@ -380,7 +383,9 @@ impl Study for UtilityStudy {
                 let m = crate::rate::rate_messages(cfg, &item.text);
                 let c = match cfg.elicitation.answer {
                     Answer::Logprobs => lm.is_cached_choice(&m, scale)?,
-                    Answer::Text => lm.is_cached_generate(&m, &crate::elicit::text_params(cfg, sample))?,
+                    Answer::Text => {
+                        lm.is_cached_generate(&m, &crate::elicit::text_params(cfg, sample))?
+                    }
                 };
                 jobs.push(PlannedJob {
                     id: crate::rate::rating_id(item, sample, &template),
@@ -415,7 +420,11 @@ impl Study for UtilityStudy {
                     let c = if after_completions {
                         None // the prompt holds the completions
                     } else {
-                        Some(cached(&choose_messages(cfg, &plan.items[f].text, &plan.items[s].text))?)
+                        Some(cached(&choose_messages(
+                            cfg,
+                            &plan.items[f].text,
+                            &plan.items[s].text,
+                        ))?)
                     };
                     planned.push(PlannedJob {
                         id: crate::elicit::job_id(&plan.items, j, &template),
@@ -525,8 +534,12 @@ fn run_pairs(run: &Run<Config>) -> Result<Results> {
             let random = if a.compare_random {
                 // The random baseline: the first `target` pairs of the seeded
                 // shuffle of the pool (pairs already asked come from the records).
-                let r: Vec<(usize, usize)> =
-                    plan.train.iter().take(plan.active_target(cfg)).copied().collect();
+                let r: Vec<(usize, usize)> = plan
+                    .train
+                    .iter()
+                    .take(plan.active_target(cfg))
+                    .copied()
+                    .collect();
                 el.ask(&jobs_for(&r, k))?;
                 r
             } else {
@@ -561,7 +574,10 @@ fn run_pairs(run: &Run<Config>) -> Result<Results> {
         curves.insert("active".to_string(), curve_active);
         if !random_pairs.is_empty() {
             let rc = el.indexed_counts(&random_pairs);
-            curves.insert("random".into(), learning_curve(&params, &ids, &rc, &sizes, &held)?);
+            curves.insert(
+                "random".into(),
+                learning_curve(&params, &ids, &rc, &sizes, &held)?,
+            );
         }
     } else {
         let sizes = prefix_sizes(train_counts.len());
@@ -656,7 +672,11 @@ mod tests {
             ("a", None),
             ("C", None),
         ] {
-            assert_eq!(pref_llm::parse_label(text, &labels(), PREFIXES), want, "{text:?}");
+            assert_eq!(
+                pref_llm::parse_label(text, &labels(), PREFIXES),
+                want,
+                "{text:?}"
+            );
         }
     }
 

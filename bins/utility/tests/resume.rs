@@ -62,7 +62,10 @@ fn killed_run_resumes_to_the_same_records_and_results() {
         .unwrap();
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("run.lock") && err.contains("another process"), "{err}");
+    assert!(
+        err.contains("run.lock") && err.contains("another process"),
+        "{err}"
+    );
     kill_when(&mut child, &run_b.join("records/comparisons.jsonl"), 3);
     let (before, _) = records(&run_b);
     assert!((3..12).contains(&before), "{before} records at the kill");
@@ -198,17 +201,24 @@ fn a_run_written_before_the_port_resumes() {
     let (before, old) = records(&run);
     assert_eq!(before, 5);
     // The fixture's config names the task files relative to the workspace root.
-    let resumed = utility(&["run", "--resume", run.to_str().unwrap()], &tmp.path().join("c1"))
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let resumed = utility(
+        &["run", "--resume", run.to_str().unwrap()],
+        &tmp.path().join("c1"),
+    )
+    .current_dir(root())
+    .output()
+    .unwrap();
     assert!(
         resumed.status.success(),
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
     let r: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
-    assert_eq!(r["model_calls"]["made"], 12 - 5, "only the missing comparisons");
+    assert_eq!(
+        r["model_calls"]["made"],
+        12 - 5,
+        "only the missing comparisons"
+    );
     let (after, new) = records(&run);
     assert_eq!((after, new.len()), (12, 12));
     for (id, rec) in &old {
@@ -221,12 +231,22 @@ fn a_run_written_before_the_port_resumes() {
     let text = text.split("[resolved]").next().unwrap().to_string();
     std::fs::write(&cfg, text).unwrap();
     let out = utility(
-        &["run", "--config", cfg.to_str().unwrap(), "--out", fresh.to_str().unwrap()],
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
         &tmp.path().join("c2"),
     )
     .current_dir(root())
     .output()
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(records(&fresh).1, new);
 }

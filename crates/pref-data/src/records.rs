@@ -160,6 +160,34 @@ pub struct Comparison {
     pub sample: u32,
 }
 
+impl Comparison {
+    /// The first-shown option's score in this answer: 1 when it was chosen, 0 when
+    /// the other one was, ½ for a tie, `None` when the answer is unparseable.
+    ///
+    /// This is pref's one definition of "the first-shown option wins": position
+    /// bias everywhere (`pref inspect`, `pref_utility::position_bias`, the judge
+    /// statistics' `first_option_rate`) is the mean of this score over the parseable
+    /// answers, ties counting ½ (see `docs/data-formats.md`).
+    pub fn first_shown_score(&self) -> Option<f64> {
+        let a = self.choice?.score_a();
+        Some(match self.order {
+            Order::Ab => a,
+            Order::Ba => 1.0 - a,
+        })
+    }
+}
+
+impl Choice {
+    /// The score of `a`: 1, 0, or ½ for a tie.
+    pub fn score_a(self) -> f64 {
+        match self {
+            Choice::A => 1.0,
+            Choice::B => 0.0,
+            Choice::Tie => 0.5,
+        }
+    }
+}
+
 impl Record for Comparison {
     const KIND: &'static str = "Comparison";
     fn validate(&self) -> std::result::Result<(), FieldError> {
@@ -286,6 +314,17 @@ pub enum Winner {
 }
 
 impl Winner {
+    /// The score of `a`: 1, 0, or ½ for a tie. In a judge decision `model_a` is
+    /// the output shown first, so this is the first-shown option's score
+    /// ([`Comparison::first_shown_score`]).
+    pub fn score_a(self) -> f64 {
+        match self {
+            Winner::A => 1.0,
+            Winner::B => 0.0,
+            Winner::Tie => 0.5,
+        }
+    }
+
     /// Parses the project's and FastChat's spellings.
     pub fn parse(s: &str) -> Option<Self> {
         match s {

@@ -89,14 +89,10 @@ impl ParamGuard for EloParams {
     }
 }
 
-/// The score of `a` in a battle: 1, 0 or ½.
+/// The score of `a` in a battle: 1, 0 or ½ ([`Winner::score_a`]).
 #[inline]
 pub fn score_a(w: Winner) -> f64 {
-    match w {
-        Winner::A => 1.0,
-        Winner::B => 0.0,
-        Winner::Tie => 0.5,
-    }
+    w.score_a()
 }
 
 impl Checked<EloParams> {

@@ -42,8 +42,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -238,10 +237,9 @@ impl Clusters {
 }
 
 /// How often each of `n` clusters is drawn in replicate `r`: `n` uniform draws with
-/// replacement from ChaCha8 stream `r` of `seed`.
+/// replacement from replicate `r`'s stream (`pref_stats::replicate_rng`).
 fn cluster_weights(seed: u64, r: usize, n: usize) -> Vec<u32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(r as u64);
+    let mut rng = pref_stats::replicate_rng(seed, r as u64);
     let mut w = vec![0u32; n];
     for _ in 0..n {
         w[rng.random_range(0..n)] += 1;

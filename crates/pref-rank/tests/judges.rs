@@ -790,7 +790,11 @@ fn self_bias_against_a_reference_in_closed_form() {
         .unwrap();
     assert!(matches!(out["B"], SelfBiasVsReference::Unmatched { .. }));
     match &out["A"] {
-        SelfBiasVsReference::Matched { self_bias, n_matched, .. } => {
+        SelfBiasVsReference::Matched {
+            self_bias,
+            n_matched,
+            ..
+        } => {
             assert_eq!(*n_matched, 2);
             assert!(close(*self_bias, -100.0, 1e-6));
         }

@@ -12,10 +12,10 @@ pub mod stage;
 pub mod status;
 pub mod study;
 
+pub use choice::{with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion};
+pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
 pub use cli::{run_command, RunFlags};
-pub use cli::{json_main, read_config, to_json};
-pub use choice::{with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion};
 pub use error::{BoxError, Error, Result};
 pub use items::{draw_balanced, Item, ItemFile};
 pub use models::{Calls, Model, Models};

@@ -119,7 +119,11 @@ pub fn config_difference<C: Serialize>(
     Ok(first_difference(&a, &b, ""))
 }
 
-fn first_difference(a: &toml::Value, b: &toml::Value, path: &str) -> Option<(String, String, String)> {
+fn first_difference(
+    a: &toml::Value,
+    b: &toml::Value,
+    path: &str,
+) -> Option<(String, String, String)> {
     let join = |k: &str| {
         if path.is_empty() {
             k.to_string()
@@ -174,9 +178,9 @@ fn load_roles<C: StudyConfig>(
 ) -> Result<BTreeMap<String, Arc<Model>>> {
     let mut roles = BTreeMap::new();
     for (role, spec) in config.models() {
-        let m = models.load(&spec).map_err(|e| {
-            Error::Study(format!("model `{role}` ({}): {e}", spec.name).into())
-        })?;
+        let m = models
+            .load(&spec)
+            .map_err(|e| Error::Study(format!("model `{role}` ({}): {e}", spec.name).into()))?;
         roles.insert(role, m);
     }
     Ok(roles)
@@ -211,7 +215,7 @@ impl<C: StudyConfig> Run<C> {
         // directory, the second fails on the lock or on the existing config.
         let lock = RunLock::acquire(&out)?;
         let dir = RunDir::create(&out, &config)?;
-        Ok(Self::assemble(dir, lock, config, models, roles)?)
+        Self::assemble(dir, lock, config, models, roles)
     }
 
     /// Resumes the run in `dir` with its own `config.toml`. When `given` is set
@@ -341,7 +345,11 @@ impl<C: StudyConfig> Run<C> {
     }
 
     /// Opens the stage `name`, whose records go to `records/<log>.jsonl`.
-    pub fn stage<R: Serialize + DeserializeOwned>(&self, name: &str, log: &str) -> Result<Stage<'_, R>> {
+    pub fn stage<R: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        log: &str,
+    ) -> Result<Stage<'_, R>> {
         let log = self.dir.records::<R>(log)?;
         Ok(Stage::new(
             name,
@@ -425,7 +433,10 @@ mod tests {
         let e = RunLock::acquire(tmp.path()).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("run.lock"), "{msg}");
-        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
         drop(first);
         RunLock::acquire(tmp.path()).unwrap();
     }

@@ -160,7 +160,11 @@ pub fn status(
             }
             None => (
                 scanned.entries.len(),
-                scanned.entries.iter().filter(|(_, v)| unparseable_of(v)).count(),
+                scanned
+                    .entries
+                    .iter()
+                    .filter(|(_, v)| unparseable_of(v))
+                    .count(),
                 None,
             ),
         };

@@ -61,7 +61,9 @@ impl LanguageModel for Fake {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.fail && prompt.contains("fail") {
-            return Err(pref_llm::Error::Backend(format!("injected failure on {prompt}")));
+            return Err(pref_llm::Error::Backend(format!(
+                "injected failure on {prompt}"
+            )));
         }
         Ok(Completion {
             text: format!("echo: {prompt}"),
@@ -76,7 +78,11 @@ impl LanguageModel for Fake {
         Err(pref_llm::Error::Invalid("not used".into()))
     }
 
-    async fn choice_logprobs(&self, _: &[Message], _: &[String]) -> pref_llm::Result<ChoiceLogprobs> {
+    async fn choice_logprobs(
+        &self,
+        _: &[Message],
+        _: &[String],
+    ) -> pref_llm::Result<ChoiceLogprobs> {
         Err(pref_llm::Error::Invalid("not used".into()))
     }
 }
@@ -132,8 +138,8 @@ fn models(cache: &Path, fake: Fake, spec: &ModelSpec) -> Models {
     m
 }
 
-fn id(p: &String) -> String {
-    pref_data::record_id(&[p.as_str()])
+fn id(p: &str) -> String {
+    pref_data::record_id(&[p])
 }
 
 /// Runs the stage `ask` over the config's prompts.
@@ -142,17 +148,21 @@ fn ask_all(run: &Run<Cfg>) -> pref_study::Result<usize> {
     let mut stage = run
         .stage("ask", "answers")?
         .parsed_when(|r: &Rec| r.text.is_some());
-    let n = stage.run(&run.config().prompts, id, |p| async move {
-        let c = lm
-            .generate(&[Message::user(p.clone())], &SamplingParams::default())
-            .await?;
-        // Answers ending in 7 count as unparseable (kept, counted).
-        let text = (!c.text.ends_with('7')).then_some(c.text);
-        Ok::<_, pref_llm::Error>(Rec {
-            prompt: p.clone(),
-            text,
-        })
-    })?;
+    let n = stage.run(
+        &run.config().prompts,
+        |p| id(p),
+        |p| async move {
+            let c = lm
+                .generate(&[Message::user(p.clone())], &SamplingParams::default())
+                .await?;
+            // Answers ending in 7 count as unparseable (kept, counted).
+            let text = (!c.text.ends_with('7')).then_some(c.text);
+            Ok::<_, pref_llm::Error>(Rec {
+                prompt: p.clone(),
+                text,
+            })
+        },
+    )?;
     stage.finish();
     Ok(n)
 }
@@ -190,13 +200,18 @@ fn a_failed_job_stops_the_stage_and_a_resume_repeats_no_call() {
     c.prompts[8] = "please fail".into();
     let fake = Fake::new("m");
     let calls = fake.calls.clone();
-    let run = Run::create_with(models(&cache, fake, &c.model), "t", c.clone(), Some(dir.clone()))
-        .unwrap();
+    let run = Run::create_with(
+        models(&cache, fake, &c.model),
+        "t",
+        c.clone(),
+        Some(dir.clone()),
+    )
+    .unwrap();
     let e = ask_all(&run).unwrap_err();
     match &e {
         Error::Job { stage, id: job, .. } => {
             assert_eq!(stage, "ask");
-            assert_eq!(job, &id(&"please fail".to_string()));
+            assert_eq!(job, &id("please fail"));
         }
         other => panic!("{other}"),
     }
@@ -232,17 +247,30 @@ fn a_second_process_on_a_run_fails_at_once_naming_the_lock() {
     let cache = tmp.path().join("cache");
     let dir = tmp.path().join("run");
     let c = cfg(3, 2);
-    let first = Run::create_with(models(&cache, Fake::new("m"), &c.model), "t", c.clone(), Some(dir.clone()))
-        .unwrap();
+    let first = Run::create_with(
+        models(&cache, Fake::new("m"), &c.model),
+        "t",
+        c.clone(),
+        Some(dir.clone()),
+    )
+    .unwrap();
     let second = Run::<Cfg>::resume_with(models(&cache, Fake::new("m"), &c.model), &dir, None);
     let msg = match second {
         Err(e @ Error::Locked { .. }) => e.to_string(),
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("two writers on one run"),
     };
-    assert!(msg.contains("run.lock") && msg.contains("another process"), "{msg}");
+    assert!(
+        msg.contains("run.lock") && msg.contains("another process"),
+        "{msg}"
+    );
     // A new run into the same directory is refused too (lock first, then config).
-    let again = Run::create_with(models(&cache, Fake::new("m"), &c.model), "t", c.clone(), Some(dir.clone()));
+    let again = Run::create_with(
+        models(&cache, Fake::new("m"), &c.model),
+        "t",
+        c.clone(),
+        Some(dir.clone()),
+    );
     assert!(matches!(again, Err(Error::Locked { .. })));
     drop(first);
     Run::<Cfg>::resume_with(models(&cache, Fake::new("m"), &c.model), &dir, None).unwrap();
@@ -254,12 +282,24 @@ fn a_resume_refuses_a_changed_setting_or_model_naming_it() {
     let cache = tmp.path().join("cache");
     let dir = tmp.path().join("run");
     let c = cfg(3, 2);
-    drop(Run::create_with(models(&cache, Fake::new("m"), &c.model), "t", c.clone(), Some(dir.clone())).unwrap());
+    drop(
+        Run::create_with(
+            models(&cache, Fake::new("m"), &c.model),
+            "t",
+            c.clone(),
+            Some(dir.clone()),
+        )
+        .unwrap(),
+    );
     let mut changed = c.clone();
     changed.prompts[1] = "another".into();
-    let e = Run::resume_with(models(&cache, Fake::new("m"), &c.model), &dir, Some(&changed))
-        .err()
-        .unwrap();
+    let e = Run::resume_with(
+        models(&cache, Fake::new("m"), &c.model),
+        &dir,
+        Some(&changed),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("`prompts[1]`"), "{e}");
     // The same settings given again are fine.
     drop(Run::resume_with(models(&cache, Fake::new("m"), &c.model), &dir, Some(&c)).unwrap());
@@ -268,13 +308,21 @@ fn a_resume_refuses_a_changed_setting_or_model_naming_it() {
         .err()
         .unwrap();
     let msg = e.to_string();
-    assert!(msg.contains("fake:m") && msg.contains("fake:other"), "{msg}");
+    assert!(
+        msg.contains("fake:m") && msg.contains("fake:other"),
+        "{msg}"
+    );
     // A bad setting is an error before any model is loaded.
     let mut bad = c.clone();
     bad.prompts.clear();
-    let e = Run::create_with(models(&cache, Fake::new("m"), &c.model), "t", bad, Some(tmp.path().join("r2")))
-        .err()
-        .unwrap();
+    let e = Run::create_with(
+        models(&cache, Fake::new("m"), &c.model),
+        "t",
+        bad,
+        Some(tmp.path().join("r2")),
+    )
+    .err()
+    .unwrap();
     assert!(format!("{:?}", e).contains("prompts is empty"), "{e:?}");
     assert!(!tmp.path().join("r2/config.toml").exists());
 }
@@ -284,8 +332,13 @@ fn status_counts_per_stage_and_never_writes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let c = cfg(10, 2);
-    let run = Run::create_with(models(&tmp.path().join("cache"), Fake::new("m"), &c.model), "t", c.clone(), Some(dir.clone()))
-        .unwrap();
+    let run = Run::create_with(
+        models(&tmp.path().join("cache"), Fake::new("m"), &c.model),
+        "t",
+        c.clone(),
+        Some(dir.clone()),
+    )
+    .unwrap();
     ask_all(&run).unwrap();
     drop(run);
     // A torn last line, as a kill mid-write leaves it (cut inside a multi-byte character).
@@ -297,10 +350,19 @@ fn status_counts_per_stage_and_never_writes() {
     let mut plan: Vec<PlannedJob> = c
         .prompts
         .iter()
-        .map(|p| PlannedJob { id: id(p), cached: Some(false) })
+        .map(|p| PlannedJob {
+            id: id(p),
+            cached: Some(false),
+        })
         .collect();
-    plan.push(PlannedJob { id: "new-1".into(), cached: Some(true) });
-    plan.push(PlannedJob { id: "new-2".into(), cached: Some(false) });
+    plan.push(PlannedJob {
+        id: "new-1".into(),
+        cached: Some(true),
+    });
+    plan.push(PlannedJob {
+        id: "new-2".into(),
+        cached: Some(false),
+    });
     let plans = [StagePlan::known("ask", "answers", plan).unparseable_when_null("text")];
     let s = pref_study::status("t", Some(&dir), &plans, serde_json::Value::Null).unwrap();
     let a = s.stage("ask").unwrap();
@@ -309,5 +371,9 @@ fn status_counts_per_stage_and_never_writes() {
     assert_eq!(a.torn_last_line, Some(11));
     assert_eq!(s.expected_model_calls, 1);
     assert!(!s.finished);
-    assert_eq!(std::fs::read(&log).unwrap(), bytes, "status wrote to the log");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        bytes,
+        "status wrote to the log"
+    );
 }

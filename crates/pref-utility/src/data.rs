@@ -396,8 +396,9 @@ pub struct PositionBias {
     pub n: u64,
 }
 
-/// The share of first-option wins over the parseable comparisons: per record 1
-/// when the first-shown item was chosen, ½ for a tie, 0 otherwise — or, with
+/// The share of first-option wins over the parseable comparisons: per record
+/// `Comparison::first_shown_score` (1 when the first-shown item was chosen, ½ for
+/// a tie, 0 otherwise; pref's one definition) — or, with
 /// [`Readout::Probability`] and both log-probs present, the probability of the
 /// first-shown item. Interval: mean ± 1.96 · sd / √n (sample sd).
 pub fn position_bias<'a>(
@@ -407,15 +408,14 @@ pub fn position_bias<'a>(
     let values: Vec<f64> = records
         .into_iter()
         .filter_map(|r| {
-            let pa = match (readout, soft_a(r), r.choice?) {
-                (Readout::Probability, Some(pa), _) => pa,
-                (_, _, Choice::A) => 1.0,
-                (_, _, Choice::B) => 0.0,
-                (_, _, Choice::Tie) => 0.5,
-            };
-            Some(match r.order {
-                pref_data::Order::Ab => pa,
-                pref_data::Order::Ba => 1.0 - pa,
+            let first = r.first_shown_score()?;
+            Some(match (readout, soft_a(r)) {
+                // The first-shown option's probability, in place of its 0/½/1 score.
+                (Readout::Probability, Some(pa)) => match r.order {
+                    pref_data::Order::Ab => pa,
+                    pref_data::Order::Ba => 1.0 - pa,
+                },
+                _ => first,
             })
         })
         .collect();

@@ -186,7 +186,11 @@ impl RatingSummary {
     /// The summary of `distribution`.
     pub fn of(distribution: Vec<f64>) -> Self {
         let level = |j: usize| (j + 1) as f64;
-        let mean: f64 = distribution.iter().enumerate().map(|(j, p)| level(j) * p).sum();
+        let mean: f64 = distribution
+            .iter()
+            .enumerate()
+            .map(|(j, p)| level(j) * p)
+            .sum();
         let var: f64 = distribution
             .iter()
             .enumerate()
