@@ -1,6 +1,7 @@
 //! `pref`: file in, JSON out. Every fitting routine of the pref crates is a
-//! subcommand here (later issues add `thurstonian`, `bt`, `elo`, `ridge`,
-//! `cje`, …); the data subcommands below inspect and convert record files.
+//! subcommand (`thurstonian`, `active`, `bt`, `elo`, `ridge`, `cje`, …, in the
+//! modules below), beside the data subcommands (`inspect`, `convert`) and the
+//! model subcommands (`models`, `generate`, `score`, `choice`).
 
 mod cje;
 mod model_cmds;

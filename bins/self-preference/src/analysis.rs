@@ -105,16 +105,7 @@ pub struct GroundTruthResult {
     pub self_bias_vs_reference: BTreeMap<String, SelfBiasVsReference>,
 }
 
-/// Unparseable answers and what became of them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Unparseable {
-    /// Unparseable answers.
-    pub count: usize,
-    /// Answers in all.
-    pub of: usize,
-    /// What the study does with them.
-    pub policy: String,
-}
+pub use pref_study::Unparseable;
 
 /// Every measure.
 #[derive(Debug, Clone, Serialize, Deserialize)]

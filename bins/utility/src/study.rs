@@ -224,16 +224,7 @@ pub struct Round {
     pub q_used: f64,
 }
 
-/// Unparseable answers and what became of them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Unparseable {
-    /// Unparseable answers.
-    pub count: usize,
-    /// Answers in all.
-    pub of: usize,
-    /// What the study does with them.
-    pub policy: String,
-}
+pub use pref_study::Unparseable;
 
 /// The first-shown option's share of the wins, with its interval.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -493,7 +484,7 @@ fn run_pairs(run: &Run<Config>) -> Result<Results> {
             let mut asked: Vec<(usize, usize)> = Vec::new();
             let mut oracle = |pairs: &[(usize, usize)]| -> pref_utility::Result<Vec<(f64, f64)>> {
                 el.ask(&jobs_for(pairs, k))
-                    .map_err(|e| pref_utility::Error::Oracle(format!("{e:#}")))?;
+                    .map_err(|e| pref_utility::Error::OracleFailed(e.into()))?;
                 asked.extend(pairs.iter().map(|&(x, y)| (x.min(y), x.max(y))));
                 Ok(pairs.iter().map(|&(x, y)| el.counts(x, y)).collect())
             };

@@ -1,7 +1,7 @@
 //! The CJE estimators on logged samples: parameters, the fitting pipeline and
 //! its result.
 //!
-//! Pipeline (DESIGN §6, details in the crate README):
+//! Pipeline (details in the crate README):
 //! 1. prompts are dealt to `folds` folds (by a seeded hash of the prompt id);
 //! 2. rewards: with oracle labels, judge → oracle isotonic regression fitted on
 //!    the other folds' labelled rows gives every row its cross-fitted reward;
@@ -234,19 +234,38 @@ pub struct CalibrationSummary {
     pub oracle_rows: usize,
     /// Cross-fitting folds.
     pub folds: usize,
-    /// `isotonic-crossfit` (judge → oracle, fitted on the other folds) or
-    /// `judge-as-reward` (no oracle labels).
-    pub mode: String,
+    /// How rewards are made from judge scores.
+    pub mode: CalibrationMode,
     /// The same in words.
     pub note: String,
-    /// `influence` (normal intervals) or `bootstrap` (percentile intervals).
-    pub intervals: String,
+    /// How the intervals are computed.
+    pub intervals: IntervalMethod,
     /// Confidence level.
     pub level: f64,
     /// Logged rows and distinct prompts.
     pub rows: usize,
     /// Distinct prompts (the clusters of the intervals).
     pub prompts: usize,
+}
+
+/// How rewards are made from judge scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CalibrationMode {
+    /// Judge → oracle by isotonic regression fitted on the other folds.
+    IsotonicCrossfit,
+    /// No oracle labels: the judge score is the reward.
+    JudgeAsReward,
+}
+
+/// How intervals are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntervalMethod {
+    /// Normal intervals from cluster-robust influence-function variances.
+    Influence,
+    /// Percentile intervals of a cluster bootstrap.
+    Bootstrap,
 }
 
 /// The result of [`ValidCjeParams::fit`].
@@ -1029,14 +1048,14 @@ impl ValidCjeParams {
         let oracle_rows = data.oracle_rows();
         let (mode, note) = if nui.calibrators.is_some() {
             (
-                "isotonic-crossfit",
+                CalibrationMode::IsotonicCrossfit,
                 format!(
                     "rewards are judge scores mapped to the oracle scale by isotonic regression fitted on {oracle_rows} oracle-labelled rows of the other folds"
                 ),
             )
         } else {
             (
-                "judge-as-reward",
+                CalibrationMode::JudgeAsReward,
                 "no oracle labels: the judge score is used as the reward (estimates are on the judge's scale)".to_string(),
             )
         };
@@ -1045,14 +1064,13 @@ impl ValidCjeParams {
             calibration: CalibrationSummary {
                 oracle_rows,
                 folds: params.folds,
-                mode: mode.to_string(),
+                mode,
                 note,
                 intervals: if use_bootstrap {
-                    "bootstrap"
+                    IntervalMethod::Bootstrap
                 } else {
-                    "influence"
-                }
-                .to_string(),
+                    IntervalMethod::Influence
+                },
                 level: params.level,
                 rows: data.len(),
                 prompts: n_clusters,

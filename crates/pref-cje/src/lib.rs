@@ -17,8 +17,8 @@ pub use diagnostics::{
 };
 pub use error::{Error, Result};
 pub use estimate::{
-    CalibrationSummary, CjeParams, CjeResult, EstimatorKind, PolicyResult, ValidCjeParams,
-    WeightCalibration, WeightCalibrationSummary,
+    CalibrationMode, CalibrationSummary, CjeParams, CjeResult, EstimatorKind, IntervalMethod,
+    PolicyResult, ValidCjeParams, WeightCalibration, WeightCalibrationSummary,
 };
 pub use intervals::{cluster_variance, Estimate};
 pub use isotonic::{Direction, IsotonicFit};

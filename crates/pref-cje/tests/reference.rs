@@ -82,7 +82,7 @@ fn ips_snips_clipped_match_numpy() {
             close(e[*name].ci_lower, v - z * se, 1e-10);
         }
     }
-    assert_eq!(r.calibration.mode, "judge-as-reward");
+    assert_eq!(r.calibration.mode, pref_cje::CalibrationMode::JudgeAsReward);
 }
 
 // ess = w.sum()**2 / (n * (w**2).sum()); k = max(2, ceil(0.05 n)); ls = sort(l)[::-1]

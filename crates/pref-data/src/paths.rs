@@ -1,5 +1,5 @@
-//! Where pref keeps models and the model-call cache (DESIGN §5), and the table of
-//! embedded local models that `cargo xtask setup` fetches (DESIGN §3).
+//! Where pref keeps models and the model-call cache (`docs/runs.md`), and the table
+//! of embedded local models that `cargo xtask setup` fetches (`docs/setup.md`).
 
 use std::path::PathBuf;
 
@@ -81,7 +81,7 @@ impl EmbeddedModel {
     }
 }
 
-/// The three embedded models (DESIGN §3). The first is the default.
+/// The three embedded models (`docs/setup.md`). The first is the default.
 pub const EMBEDDED_MODELS: &[EmbeddedModel] = &[
     EmbeddedModel {
         name: "default",

@@ -1,4 +1,4 @@
-//! Record types shared by every pref crate (DESIGN §4).
+//! Record types shared by every pref crate (`docs/data-formats.md`).
 //!
 //! Field names are part of the file formats: they match the design document and,
 //! for [`LoggedSample`], the CJE reference library, so users can bring their files

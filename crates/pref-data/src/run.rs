@@ -1,4 +1,4 @@
-//! Run directories (DESIGN §5): `runs/<study>/<run-id>/` with a resolved
+//! Run directories (`docs/runs.md`): `runs/<study>/<run-id>/` with a resolved
 //! `config.toml`, append-only `records/*.jsonl` keyed by deterministic ids,
 //! and final files written atomically (temp file + rename).
 //!

@@ -1,4 +1,4 @@
-//! Sentence embeddings with all-MiniLM-L6-v2 on candle (DESIGN §3).
+//! Sentence embeddings with all-MiniLM-L6-v2 on candle (`docs/setup.md`).
 //!
 //! The model is the embedded `all-minilm-l6-v2` that `cargo xtask setup` puts in
 //! the model cache (`model.safetensors`, `tokenizer.json`, `config.json`). The

@@ -20,7 +20,7 @@
 //! evaluated. Cancelling is safe because the extractor clears the KV cache
 //! before every call and a call is always exactly one micro-batch (see below).
 //!
-//! Deterministic settings (DESIGN §3), fixed at [`ActivationExtractor::load`]:
+//! Deterministic settings (see the crate README), fixed at [`ActivationExtractor::load`]:
 //!
 //! | setting | value |
 //! |---|---|

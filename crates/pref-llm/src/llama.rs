@@ -3,7 +3,7 @@
 //! One worker thread owns the model and one context; requests reach it over a
 //! channel, so [`LlamaLm`] is `Send + Sync` and usable from async code. The
 //! deterministic scoring setup is fixed here, in one place, and recorded in the
-//! model id (DESIGN §3):
+//! model id (see the crate README):
 //!
 //! | setting | value | why |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! Bradley–Terry maximum likelihood on aggregated pair cells (DESIGN §6).
+//! Bradley–Terry maximum likelihood on aggregated pair cells (see the crate README).
 //!
 //! P(i ≻ j) = σ(θ_i − θ_j); a tie counts as half a win each way. Battles are first
 //! reduced to pair cells (`BattleTable::pair_cells`: wins of i, wins of j and ties

@@ -1,4 +1,4 @@
-//! Personalised reward head (System B, DESIGN §6), on candle (CPU, f32).
+//! Personalised reward head (System B; see the crate README), on candle (CPU, f32).
 //!
 //! Input: frozen backbone embeddings, one row per response (how they are computed is
 //! the caller's business: e.g. mean-pooled MiniLM states from pref-llm). Head:

@@ -1,4 +1,4 @@
-//! A one-page HTML index of a run directory (DESIGN §5): the rendered
+//! A one-page HTML index of a run directory (`docs/runs.md`): the rendered
 //! `report.md`, every plot (PNG inline, linked to its SVG), `results.json`
 //! pretty-printed, `config.toml`, and the record files.
 

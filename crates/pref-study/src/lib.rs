@@ -23,7 +23,7 @@ pub use progress::progress;
 pub use run::{config_difference, runtime, Run, RunLock, StudyConfig};
 pub use stage::{Stage, StageSummary};
 pub use status::{status, PlannedJob, StagePlan, StageStatus, Status};
-pub use study::{dry_run, resume, run_status, start, Finished, ModelRoles, Study};
+pub use study::{dry_run, resume, run_status, start, Finished, ModelRoles, Study, Unparseable};
 
 /// `docs/architecture.md`, compiled as a doc test (its study skeleton must build).
 #[cfg(doctest)]

@@ -70,6 +70,18 @@ impl<C: StudyConfig> Run<C> {
     }
 }
 
+/// Unparseable answers of a run and what became of them (a part of every
+/// study's results: nothing is dropped silently).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Unparseable {
+    /// Unparseable answers.
+    pub count: usize,
+    /// Answers in all.
+    pub of: usize,
+    /// What the study does with them (where they are kept, how they count).
+    pub policy: String,
+}
+
 /// What a study command prints: the study's results plus where they are and
 /// what each stage did in this process.
 #[derive(Debug, Serialize)]

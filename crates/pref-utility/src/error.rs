@@ -39,9 +39,13 @@ pub enum Error {
     /// The optimiser failed (for example the objective became non-finite).
     #[error("optimiser: {0}")]
     Optimizer(String),
-    /// A comparison oracle (model queries, simulation) failed.
+    /// A comparison oracle (model queries, simulation) gave unusable answers.
     #[error("oracle: {0}")]
     Oracle(String),
+    /// A comparison oracle's own work failed (a model call, a record log); the
+    /// cause is kept.
+    #[error("the comparison oracle failed")]
+    OracleFailed(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A linear-algebra step failed (singular design matrix, indefinite Hessian).
     #[error("linear algebra: {0}")]
     LinearAlgebra(String),

@@ -1,4 +1,4 @@
-//! The Thurstonian utility model (Utility Engineering; DESIGN §6).
+//! The Thurstonian utility model (Utility Engineering; see the crate README).
 //!
 //! Item `i` has a utility `μ_i` and a log-variance `s_i` (`σ_i² = exp(s_i)`);
 //! `P(i ≻ j) = Φ((μ_i − μ_j) / √(σ_i² + σ_j² + 1e-5))`. The fit minimises the
@@ -291,6 +291,7 @@ impl ValidThurstonianParams {
         }
         let objective = Objective::new(data, &self.0)?;
         let passes = objective.passes();
+        let stalled = objective.stalled();
         let init = match start {
             Some(s) => s.to_vec(),
             None => self.initial(data),
@@ -323,7 +324,7 @@ impl ValidThurstonianParams {
         // (stall) at a point where the gradient is negligible.
         let converged = match state.get_termination_reason() {
             Some(TerminationReason::SolverConverged) => true,
-            _ if termination.contains(STALL_MESSAGE) => {
+            _ if stalled.get() => {
                 let (_, g) = objective_and_gradient(data, p, &raw)?;
                 g.iter().map(|x| x * x).sum::<f64>().sqrt() <= STALL_GRAD
             }
@@ -422,9 +423,6 @@ struct Workspace {
 /// point found (argmin turns line-search errors into a solver exit).
 const STALL_LIMIT: u32 = 60;
 
-/// The message of the stall error (recognised in the termination reason).
-const STALL_MESSAGE: &str = "no decrease of the objective in 60 evaluations";
-
 /// Gradient norm (of the mean objective) below which a stall counts as convergence.
 const STALL_GRAD: f64 = 1e-6;
 
@@ -448,6 +446,8 @@ pub(crate) struct Objective<'d> {
     /// Passes over the pairs, shared with the caller (argmin may drop the problem
     /// when a line search fails).
     passes: Rc<Cell<u64>>,
+    /// Set when the objective ended the search with a stall error (shared alike).
+    stalled: Rc<Cell<bool>>,
 }
 
 pub(crate) fn weights<'d>(data: &'d PairData, w: Weighting) -> (Cow<'d, [f64]>, Cow<'d, [f64]>) {
@@ -509,6 +509,7 @@ impl<'d> Objective<'d> {
             chunks,
             parallel: p.parallel,
             passes: Rc::new(Cell::new(0)),
+            stalled: Rc::new(Cell::new(false)),
             ws: RefCell::new(Workspace {
                 table: vec![[0.0; 2]; n],
                 bufs: vec![vec![0.0; 2 * n]; n_chunks],
@@ -525,6 +526,10 @@ impl<'d> Objective<'d> {
 
     pub(crate) fn passes(&self) -> Rc<Cell<u64>> {
         Rc::clone(&self.passes)
+    }
+
+    pub(crate) fn stalled(&self) -> Rc<Cell<bool>> {
+        Rc::clone(&self.stalled)
     }
 
     /// Evaluates cost and gradient at `theta` into the cache (unless cached).
@@ -640,7 +645,10 @@ impl CostFunction for Objective<'_> {
         } else {
             ws.stall += 1;
             if ws.stall > STALL_LIMIT {
-                return Err(argmin::core::Error::msg(STALL_MESSAGE));
+                self.stalled.set(true);
+                return Err(argmin::core::Error::msg(format!(
+                    "no decrease of the objective in {STALL_LIMIT} evaluations"
+                )));
             }
         }
         Ok(c)
