@@ -268,6 +268,24 @@ pub enum IntervalMethod {
     Bootstrap,
 }
 
+impl std::fmt::Display for CalibrationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::IsotonicCrossfit => "isotonic-crossfit",
+            Self::JudgeAsReward => "judge-as-reward",
+        })
+    }
+}
+
+impl std::fmt::Display for IntervalMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Influence => "influence",
+            Self::Bootstrap => "bootstrap",
+        })
+    }
+}
+
 /// The result of [`ValidCjeParams::fit`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CjeResult {

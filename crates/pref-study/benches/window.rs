@@ -125,7 +125,10 @@ fn bench(c: &mut Criterion) {
     let url = format!("{}/v1", server.uri());
     let mut g = c.benchmark_group("stage_window");
     g.sample_size(10);
-    for (name, chunked) in [("sliding_window", false), ("chunks_before_pref_study", true)] {
+    for (name, chunked) in [
+        ("sliding_window", false),
+        ("chunks_before_pref_study", true),
+    ] {
         let mut seconds = Vec::new();
         g.bench_function(format!("{name}/480_jobs_window_16_latency_50ms"), |b| {
             b.iter_custom(|iters| {
