@@ -310,8 +310,24 @@ impl Config {
         if a.trim().is_empty() || b.trim().is_empty() || a.trim() == b.trim() {
             bail!("judging.labels must be two different non-empty labels (got {a:?}, {b:?})");
         }
-        if self.analysis.bootstrap < 10 {
-            bail!("analysis.bootstrap must be at least 10");
+        if !(10..=100_000).contains(&self.analysis.bootstrap) {
+            bail!(
+                "analysis.bootstrap must be in 10..=100000 (got {})",
+                self.analysis.bootstrap
+            );
+        }
+        let g = &self.generation;
+        if !(1..=32_768).contains(&g.max_tokens) {
+            bail!(
+                "generation.max_tokens must be in 1..=32768 (got {})",
+                g.max_tokens
+            );
+        }
+        if !(0.0..=2.0).contains(&g.temperature) {
+            bail!(
+                "generation.temperature must be in [0, 2] (got {})",
+                g.temperature
+            );
         }
         if let Some(g) = &self.ground_truth {
             if !g.file.is_file() {
@@ -371,6 +387,26 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no author judges"));
+        for (edit, name) in [
+            (
+                (|c: &mut Config| c.analysis.bootstrap = 100_000_000_000) as fn(&mut Config),
+                "analysis.bootstrap",
+            ),
+            (
+                |c| c.generation.temperature = -1.0,
+                "generation.temperature",
+            ),
+            (|c| c.generation.max_tokens = 0, "generation.max_tokens"),
+            (
+                |c| c.generation.max_tokens = 4_000_000_000,
+                "generation.max_tokens",
+            ),
+        ] {
+            let mut c = Config::default();
+            edit(&mut c);
+            let e = c.check().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
         let e = toml::from_str::<Config>("[judging]\nrecognise = true\n").unwrap_err();
         assert!(e.to_string().contains("recognise"), "{e}");
         let t = "[[authors]]\nname = \"x\"\nmodel = { name = \"default\", thread = 2 }\n";

@@ -274,8 +274,17 @@ impl Config {
                 self.items.n_items
             );
         }
-        if self.elicitation.samples == 0 {
-            bail!("elicitation.samples must be at least 1");
+        if !(1..=MAX_SAMPLES).contains(&self.elicitation.samples) {
+            bail!(
+                "elicitation.samples must be in 1..={MAX_SAMPLES} (got {})",
+                self.elicitation.samples
+            );
+        }
+        if !(1..=MAX_TOKENS).contains(&self.elicitation.max_tokens_complete) {
+            bail!(
+                "elicitation.max_tokens_complete must be in 1..={MAX_TOKENS} (got {})",
+                self.elicitation.max_tokens_complete
+            );
         }
         let [a, b] = &self.elicitation.labels;
         if a.trim().is_empty() || b.trim().is_empty() || a.trim() == b.trim() {
@@ -317,12 +326,23 @@ impl Config {
             }
         }
         self.model.check("model")?;
-        if self.fit.mu_prior_sd < 0.0 || self.fit.s_prior_sd < 0.0 {
-            bail!("fit.mu_prior_sd and fit.s_prior_sd must be ≥ 0");
+        for (name, v) in [
+            ("fit.mu_prior_sd", self.fit.mu_prior_sd),
+            ("fit.s_prior_sd", self.fit.s_prior_sd),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{name} must be finite and ≥ 0 (0 = a flat prior), got {v}");
+            }
         }
         Ok(())
     }
 }
+
+/// Samples per pair and order at most (each is a model call per pair and order).
+const MAX_SAMPLES: u32 = 10_000;
+
+/// Tokens of one completion at most.
+const MAX_TOKENS: u32 = 32_768;
 
 impl StudyConfig for Config {
     fn check(&self) -> std::result::Result<(), BoxError> {

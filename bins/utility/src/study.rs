@@ -761,6 +761,20 @@ mod tests {
         let mut cfg = Config::default();
         cfg.items.files[0].source = "nope".into();
         assert!(cfg.check().unwrap_err().to_string().contains("items.files"));
+        let mut cfg = Config::default();
+        cfg.fit.mu_prior_sd = f64::NAN;
+        assert!(cfg
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("fit.mu_prior_sd"));
+        let mut cfg = Config::default();
+        cfg.elicitation.samples = 1_000_000_000;
+        assert!(cfg
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("elicitation.samples"));
         let e = toml::from_str::<Config>("[items]\nn_itmes = 3\n").unwrap_err();
         assert!(e.to_string().contains("n_itmes"), "{e}");
         // The example configuration parses and passes the checks.
