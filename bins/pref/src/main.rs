@@ -107,15 +107,12 @@ enum Command {
     },
 }
 
-fn main() {
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    pref_study::json_main(|| run(Cli::parse()))
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let out = match cli.command {
+fn run(cli: Cli) -> Result<Value> {
+    Ok(match cli.command {
         Command::Rank(c) => rank::run(c)?,
         Command::Cje(c) => cje::run(c)?,
         Command::Models => model_cmds::models()?,
@@ -131,9 +128,7 @@ fn run(cli: Cli) -> Result<()> {
             kind,
             source,
         } => convert(&input, &output, kind, source)?,
-    };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    })
 }
 
 fn inspect(file: &Path, kind: Kind, source: Source) -> Result<Value> {

@@ -146,3 +146,21 @@ fn position_bias_is_one_number_everywhere() {
     let a = pref_rank::judges::analyze(&decisions, &params).unwrap();
     assert!((a.judges["j"].first_option_rate.estimate - expected).abs() < 1e-12);
 }
+
+/// `pref … | head`: a reader that closed the pipe before the output is written is
+/// not an error (no panic, exit 0), as with ripgrep.
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let f = fixtures().join("battles.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_pref"))
+        .args(["inspect", f.to_str().unwrap(), "--kind", "battle"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -78,6 +78,17 @@ impl ModelSpec {
         if self.name.trim().is_empty() {
             return Err(Error::Invalid(format!("{what}.name is empty")));
         }
+        if let Some(url) = &self.base_url {
+            let authority = url.split("://").nth(1).unwrap_or(url).split('/').next();
+            if authority.is_some_and(|a| a.contains('@')) || url.contains(['?', '#']) {
+                // Never echo the URL: what it carries may be a key.
+                return Err(Error::Invalid(format!(
+                    "{what}.base_url must not carry credentials, a query string or a fragment \
+                     (they would be stored in every record, the cache and the report); put the \
+                     key in OPENAI_API_KEY"
+                )));
+            }
+        }
         if self.backend == Backend::Openai && self.base_url.is_none() {
             return Err(Error::Invalid(format!(
                 "{what}.backend = \"openai\" needs {what}.base_url"
@@ -159,6 +170,22 @@ mod tests {
         assert!(ModelSpec::default().check("model").is_ok());
         assert_eq!("openai".parse::<Backend>(), Ok(Backend::Openai));
         assert!("vllm".parse::<Backend>().is_err());
+        for url in [
+            "http://host:8080/v1?api-key=sk-secret",
+            "http://user:sk-secret@host/v1",
+            "https://host/v1#sk-secret",
+        ] {
+            let s = ModelSpec {
+                backend: Backend::Openai,
+                base_url: Some(url.into()),
+                ..ModelSpec::default()
+            };
+            let e = s.check("model").unwrap_err().to_string();
+            assert!(
+                e.contains("model.base_url") && !e.contains("sk-secret"),
+                "{e}"
+            );
+        }
         let t: std::result::Result<ModelSpec, _> = serde_json::from_str(r#"{"nmae": "x"}"#);
         assert!(t.unwrap_err().to_string().contains("nmae"));
     }

@@ -386,6 +386,13 @@ async fn score_is_a_clear_unsupported_error_and_config_is_checked() {
         .unwrap()
         .to_string()
         .contains("must not carry credentials"));
+    // A key in the query string would reach every record, the cache and the report.
+    let bad = OpenAiLm::new(OpenAiConfig::new(
+        format!("http://localhost/v1?api-key={KEY}"),
+        "m",
+    ));
+    let msg = bad.err().unwrap().to_string();
+    assert!(msg.contains("query string") && !msg.contains(KEY), "{msg}");
     let bad = OpenAiLm::new(OpenAiConfig::new("not a url", "m"));
     assert!(bad.err().unwrap().to_string().contains("base URL"));
     assert!(OpenAiLm::new(OpenAiConfig::new("http://localhost/v1", " ")).is_err());

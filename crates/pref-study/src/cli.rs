@@ -1,7 +1,7 @@
-//! The `main` every study binary shares: log events on stderr (filtered by
+//! The `main` every pref binary shares: log events on stderr (filtered by
 //! `RUST_LOG`, warnings and errors by default), the result as one pretty JSON
-//! object on stdout, and on failure the error with its causes on stderr and exit
-//! code 1.
+//! object on stdout (a reader that closes the pipe early is not an error), and on
+//! failure the error with its causes on stderr and exit code 1.
 
 use std::fmt::Display;
 use std::path::Path;
@@ -32,8 +32,18 @@ pub fn json_main<E: Display>(run: impl FnOnce() -> Result<serde_json::Value, E>)
         .init();
     match run() {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            ExitCode::SUCCESS
+            use std::io::Write;
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{text}").and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                // A reader that stopped early (`… | head`): nothing is wrong.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the result: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e:#}");

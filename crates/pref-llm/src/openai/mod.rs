@@ -162,9 +162,15 @@ impl OpenAiLm {
             .unwrap_or_else(|| "https://api.openai.com/v1".into());
         let parsed = reqwest::Url::parse(&base_url)
             .map_err(|e| Error::Invalid(format!("base URL `{base_url}`: {e}")))?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        if !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
             return Err(Error::Invalid(
-                "the base URL must not carry credentials; put the key in OPENAI_API_KEY".into(),
+                "the base URL must not carry credentials, a query string or a fragment (they \
+                 would be stored in every record and the cache); put the key in OPENAI_API_KEY"
+                    .into(),
             ));
         }
         let key = match (&config.api_key, &config.api_key_env) {
