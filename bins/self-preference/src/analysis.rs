@@ -1,19 +1,17 @@
-//! From judgments to measures, all computed by pref-rank's judge statistics
-//! (self-preference, position bias, order flips, win rates and win shares with
-//! cluster-bootstrap intervals; recognition as the same statistics on "which did
-//! you write?"; Bradley–Terry ratings of the authors; self-bias; the comparison
-//! with a ground-truth leaderboard). Shared by `run`, `analyze` and `merge`.
+//! From judgments to measures: pref-rank computes every one
+//! (`pref_rank::judge_measures`: self-preference, position bias, order flips, win
+//! rates and shares with cluster-bootstrap intervals, recognition, ratings of the
+//! authors, self-bias, the comparison with a ground-truth leaderboard); this module
+//! turns records into decisions and counts the unparseable ones. Shared by `run`,
+//! `analyze` and `merge`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pref_data::RunDir;
-use pref_rank::judges::{
-    against_reference, analyze, judge_ratings, read_judge_decisions, self_bias,
-    self_bias_vs_reference, win_share_grid, Estimate, JudgeAnalysisParams, JudgeDecision,
-    JudgeRatings, JudgeStats, ReferenceComparison, SelfBias, SelfBiasVsReference,
-};
+use pref_rank::judge_measures::{judge_measures, JudgeMeasures, ReferenceBoard};
+use pref_rank::judges::{read_judge_decisions, JudgeAnalysisParams, JudgeDecision};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, GroundTruth};
@@ -32,113 +30,26 @@ pub fn to_decision(j: &Judgment) -> Option<JudgeDecision> {
     })
 }
 
-/// One judge's statistics, with recognition beside its preferences.
+/// Every measure, with a run's unparseable answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JudgeEntry {
-    /// Preference statistics.
+pub struct Measures {
+    /// The judge statistics.
     #[serde(flatten)]
-    pub stats: JudgeStats,
-    /// Share of "which did you write?" answers naming its own output.
+    pub all: JudgeMeasures,
+    /// Unparseable answers (runs; `analyze` reads parsed decisions only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recognition: Option<Estimate>,
-    /// Mean probability given to its own output on that question.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recognition_prob: Option<Estimate>,
-    /// First-shown option's share on that question.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recognition_first_option_rate: Option<Estimate>,
-    /// Recognition decisions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_recognition: Option<usize>,
-    /// Unparseable answers by question.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unparseable: Option<BTreeMap<String, usize>>,
+    pub unparseable: Option<pref_study::Unparseable>,
 }
 
-/// Judge × author grids (`null` where a judge made no such decision).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Heatmaps {
-    /// Rows.
-    pub judges: Vec<String>,
-    /// Columns.
-    pub authors: Vec<String>,
-    /// Share of the judge's decisions involving the author that the author won.
-    pub preference: Vec<Vec<Option<f64>>>,
-    /// Share of own-vs-author recognition questions answered with its own output.
-    pub recognition: Option<Vec<Vec<Option<f64>>>>,
-}
-
-/// A measure, or why it could not be computed (a design that does not identify it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Fallible<T> {
-    /// Computed.
-    Ok(T),
-    /// Not computed.
-    Failed {
-        /// Why.
-        error: String,
-    },
-}
-
-impl<T> Fallible<T> {
-    fn of(r: pref_rank::Result<T>) -> Self {
-        r.map_or_else(
-            |e| Self::Failed {
-                error: e.to_string(),
-            },
-            Self::Ok,
-        )
+impl std::ops::Deref for Measures {
+    type Target = JudgeMeasures;
+    fn deref(&self) -> &JudgeMeasures {
+        &self.all
     }
 }
 
-/// The ratings set against a leaderboard.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GroundTruthResult {
-    /// The leaderboard file.
-    pub file: PathBuf,
-    /// Its category.
-    pub category: Option<String>,
-    /// All judges' ratings against it.
-    pub comparison: ReferenceComparison,
-    /// Each judge's own ratings against it.
-    pub self_bias_vs_reference: BTreeMap<String, SelfBiasVsReference>,
-}
-
-pub use pref_study::Unparseable;
-
-/// Every measure.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Measures {
-    /// Per judge.
-    pub judges: BTreeMap<String, JudgeEntry>,
-    /// Parsed preference decisions.
-    pub n_decisions: usize,
-    /// Tasks (bootstrap clusters).
-    pub n_questions: usize,
-    /// Bootstrap replicates.
-    pub bootstrap: usize,
-    /// Bootstrap seed.
-    pub seed: u64,
-    /// Interval level.
-    pub level: f64,
-    /// Judge × author grids.
-    pub heatmaps: Heatmaps,
-    /// Bradley–Terry ratings of the authors by all judges.
-    pub ratings: Fallible<JudgeRatings>,
-    /// The ratings against a leaderboard, when one is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ground_truth: Option<GroundTruthResult>,
-    /// Each judge's rating of itself against the others' rating of it.
-    pub self_bias: Fallible<SelfBias>,
-    /// Unparseable answers (runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unparseable: Option<Unparseable>,
-}
-
-/// Every measure. `authors` fixes the heatmaps' column order; `unparseable` is
-/// `{judge: {question: count}}`.
-pub fn measures(
+/// [`judge_measures`] with the configured leaderboard.
+fn measures(
     preference: &[JudgeDecision],
     recognition: &[JudgeDecision],
     authors: &[String],
@@ -146,90 +57,25 @@ pub fn measures(
     params: &JudgeAnalysisParams,
     ground_truth: Option<&GroundTruth>,
 ) -> Result<Measures> {
-    if preference.is_empty() {
-        bail!("no parseable preference judgment to analyse");
-    }
-    let a = analyze(preference, params)?;
-    let recog = if recognition.is_empty() {
-        None
-    } else {
-        Some(analyze(recognition, params)?)
-    };
-    let judges: Vec<String> = a.judges.keys().cloned().collect();
-    let entries = a
-        .judges
-        .iter()
-        .map(|(j, s)| {
-            let r = recog.as_ref().and_then(|r| r.judges.get(j));
-            let entry = JudgeEntry {
-                stats: s.clone(),
-                recognition: r.and_then(|r| r.self_preference),
-                recognition_prob: r.and_then(|r| r.self_preference_prob),
-                recognition_first_option_rate: r.map(|r| r.first_option_rate),
-                n_recognition: r.map(|r| r.n_own),
-                unparseable: unparseable.get(j).cloned(),
-            };
-            (j.clone(), entry)
-        })
-        .collect();
-    // Recognition cell (j, x): the recognition analysis' win rate of j against x
-    // (share of "which did you write?" between its output and x's naming its own).
-    let recog_grid: Vec<Vec<f64>> = judges
-        .iter()
-        .map(|j| {
-            let vs = recog
-                .as_ref()
-                .and_then(|r| r.judges.get(j))
-                .map(|s| &s.win_rate_vs);
-            authors
-                .iter()
-                .map(|x| vs.and_then(|v| v.get(x)).copied().unwrap_or(f64::NAN))
-                .collect()
-        })
-        .collect();
-    let cells = |g: Vec<Vec<f64>>| -> Vec<Vec<Option<f64>>> {
-        g.into_iter()
-            .map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect())
-            .collect()
-    };
-    let heatmaps = Heatmaps {
-        preference: cells(win_share_grid(preference, &judges, authors)),
-        recognition: recog.is_some().then(|| cells(recog_grid)),
-        judges: judges.clone(),
-        authors: authors.to_vec(),
-    };
-
-    // Ratings of the authors by all judges, self-bias, and the ground truth. A
-    // design whose fits are not identified is reported, not fatal.
-    let ratings = judge_ratings(preference, None, params);
-    let ground_truth = match (&ratings, ground_truth) {
-        (Ok(r), Some(g)) => {
-            let board = pref_data::loaders::load_leaderboard(&g.file, g.category.as_deref())
-                .with_context(|| format!("ground_truth.file {}", g.file.display()))?;
-            let reference: Vec<(String, f64)> =
-                board.iter().map(|e| (e.model.clone(), e.rating)).collect();
-            Some(GroundTruthResult {
-                file: g.file.clone(),
-                category: g.category.clone(),
-                comparison: against_reference(&r.estimates(), &reference, &g.names)?,
-                self_bias_vs_reference: self_bias_vs_reference(
-                    preference, &judges, &reference, &g.names, params,
-                )?,
-            })
-        }
-        _ => None,
-    };
+    let board = ground_truth.map(|g| ReferenceBoard {
+        file: &g.file,
+        category: g.category.as_deref(),
+        names: &g.names,
+    });
+    let all = judge_measures(
+        preference,
+        recognition,
+        authors,
+        unparseable,
+        params,
+        board.as_ref(),
+    )
+    .with_context(|| match ground_truth {
+        Some(g) => format!("with ground_truth.file {}", g.file.display()),
+        None => "analysing the judgments".into(),
+    })?;
     Ok(Measures {
-        judges: entries,
-        n_decisions: a.n_decisions,
-        n_questions: a.n_questions,
-        bootstrap: a.bootstrap,
-        seed: a.seed,
-        level: a.level,
-        heatmaps,
-        ratings: Fallible::of(ratings),
-        ground_truth,
-        self_bias: Fallible::of(self_bias(preference, params)),
+        all,
         unparseable: None,
     })
 }
@@ -286,7 +132,7 @@ pub fn analyse(cfg: &Config, judgments: &[Judgment]) -> Result<Measures> {
         &params(cfg.analysis.bootstrap, cfg.analysis.seed),
         cfg.ground_truth.as_ref(),
     )?;
-    out.unparseable = Some(Unparseable {
+    out.unparseable = Some(pref_study::Unparseable {
         count: s.unparseable.values().flat_map(|m| m.values()).sum(),
         of: judgments.len(),
         policy: "kept in records/judgments.jsonl with winner null; left out of every measure"

@@ -1,15 +1,16 @@
 //! `report.md`, heatmaps (judge × author preference and recognition) and
-//! `index.html`, from `results.json`'s value alone (so `analyze` and `merge`
-//! write the same report as a live run).
+//! `index.html`, from the typed measures alone (so `analyze` and `merge` write
+//! the same report as a live run).
 
 use std::path::Path;
 
 use anyhow::Result;
+use pref_rank::judge_measures::Fallible;
 use pref_rank::judges::Estimate;
 use pref_report::{cells, write_index, Chart, ColorScale, Heatmap, Report, Table};
 use pref_study::Run;
 
-use crate::analysis::{Fallible, Measures};
+use crate::analysis::Measures;
 use crate::config::Config;
 use crate::study::Results;
 

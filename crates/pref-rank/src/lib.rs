@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod bt;
 pub mod elo;
 pub mod error;
+pub mod judge_measures;
 pub mod judges;
 pub mod metrics;
 pub mod offsets;

@@ -828,3 +828,51 @@ fn win_shares_count_wins_and_ties_half() {
     assert_eq!(vs.len(), 2);
     assert!(close(vs["y"], 0.5, 1e-12) && close(vs["z"], 0.5, 1e-12));
 }
+
+#[test]
+fn judge_measures_put_recognition_heatmaps_and_failures_together() {
+    use pref_rank::judge_measures::{judge_measures, Fallible};
+    // Judge x on two questions: preference x beats y (both orders), x vs z a tie;
+    // recognition: x names itself against y once of two.
+    let preference = [
+        dec("1", "x", "y", "model_a", "x", None),
+        dec("1", "y", "x", "model_b", "x", None),
+        dec("2", "x", "z", "tie", "x", None),
+    ];
+    let recognition = [
+        dec("1", "x", "y", "model_a", "x", None),
+        dec("1", "y", "x", "model_a", "x", None),
+    ];
+    let authors: Vec<String> = ["x", "y", "z"].map(String::from).to_vec();
+    let unparseable = BTreeMap::from([(
+        "x".to_string(),
+        BTreeMap::from([("preference".to_string(), 2usize)]),
+    )]);
+    let p = JudgeAnalysisParams::default().bootstrap(20);
+    let m = judge_measures(&preference, &recognition, &authors, &unparseable, &p, None).unwrap();
+    let x = &m.judges["x"];
+    // Self-preference 2.5 / 3 (two wins and a tie); recognition 1 of 2 with a
+    // recognition win rate against y of ½.
+    assert!(close(
+        x.stats.self_preference.unwrap().estimate,
+        2.5 / 3.0,
+        1e-12
+    ));
+    assert!(close(x.recognition.unwrap().estimate, 0.5, 1e-12));
+    assert_eq!(x.n_recognition, Some(2));
+    assert_eq!(x.unparseable.as_ref().unwrap()["preference"], 2);
+    // Heatmap row x: own cell 2.5/3, y never wins (0), z: the tie, ½.
+    let row = &m.heatmaps.preference[0];
+    assert!(close(row[0].unwrap(), 2.5 / 3.0, 1e-12));
+    assert_eq!(row[1], Some(0.0));
+    assert_eq!(row[2], Some(0.5));
+    let recog = &m.heatmaps.recognition.as_ref().unwrap()[0];
+    assert_eq!((recog[0], recog[1], recog[2]), (None, Some(0.5), None));
+    // y never wins: with no prior the ratings are not identified, which is
+    // reported, not an error.
+    let flat = p.prior_precision(0.0);
+    let m = judge_measures(&preference, &[], &authors, &BTreeMap::new(), &flat, None).unwrap();
+    assert!(matches!(m.ratings, Fallible::Failed { .. }));
+    assert!(m.heatmaps.recognition.is_none());
+    assert!(judge_measures(&[], &[], &authors, &BTreeMap::new(), &p, None).is_err());
+}
