@@ -112,9 +112,7 @@ impl RunArgs {
         c.check()?;
         Ok(c)
     }
-}
 
-impl RunArgs {
     /// Whether any flag overrides a setting.
     fn overrides(&self) -> bool {
         self.n_items.is_some()
