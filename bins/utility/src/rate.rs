@@ -134,7 +134,9 @@ async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Ratin
 /// Runs (or resumes) a `rate` study.
 pub fn run(run: &Run<Config>) -> Result<Results> {
     let cfg = run.config();
-    let items = draw_items(cfg)?;
+    let draw = draw_items(cfg)?;
+    let warnings = draw.warnings();
+    let items = draw.items;
     let template = template_name(cfg);
     let k = cfg.elicitation.samples;
     let scale = &cfg.elicitation.scale;
@@ -220,6 +222,7 @@ pub fn run(run: &Run<Config>) -> Result<Results> {
         n_ratings: Some(jobs.len()),
         readout: None,
         model: lm.id().to_string(),
+        warnings,
         seconds: Seconds {
             elicitation: elicit_seconds,
             fit: fit_seconds,

@@ -45,6 +45,9 @@ pub fn write(
         cfg.elicitation.readout,
     ));
 
+    for w in &results.warnings {
+        r.warning(w);
+    }
     r.heading(2, "Position bias");
     match &results.position_bias {
         Some(b) => {
@@ -204,6 +207,9 @@ pub fn write_rate(
         cfg.elicitation.scale,
         cfg.elicitation.answer,
     ));
+    for w in &results.warnings {
+        r.warning(w);
+    }
     r.heading(2, "Use of the scale");
     let mut t = Table::new(["label", "share"]);
     let overall = results.rating_distribution.clone().unwrap_or_default();

@@ -33,13 +33,20 @@ pub struct Plan {
     pub train: Vec<(usize, usize)>,
     /// Held-out pairs.
     pub heldout: Vec<(usize, usize)>,
+    /// What the draw left out (repeated ids, fewer items than asked for).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
     /// Draws the items and splits all pairs into held-out and training pairs
     /// (mode `rate` asks no pairs).
     pub fn of(cfg: &Config) -> Result<Self> {
-        Ok(plan(cfg, draw_items(cfg)?))
+        let draw = draw_items(cfg)?;
+        let warnings = draw.warnings();
+        Ok(Plan {
+            warnings,
+            ..plan(cfg, draw.items)
+        })
     }
 
     /// The item ids.
@@ -81,15 +88,15 @@ impl Plan {
 }
 
 /// Draws `items.n_items` items, balanced across the files.
-pub fn draw_items(cfg: &Config) -> Result<Vec<Item>> {
-    let items = pref_study::draw_balanced(&cfg.items.files, cfg.items.n_items, cfg.items.seed)?;
-    if items.len() < 3 {
+pub fn draw_items(cfg: &Config) -> Result<pref_study::Draw> {
+    let draw = pref_study::draw_balanced(&cfg.items.files, cfg.items.n_items, cfg.items.seed)?;
+    if draw.items.len() < 3 {
         anyhow::bail!(
             "the input files hold {} usable items; at least 3 are needed",
-            items.len()
+            draw.items.len()
         );
     }
-    Ok(items)
+    Ok(draw)
 }
 
 /// Splits all pairs into held-out and training pairs (mode `rate` asks no pairs).
@@ -99,6 +106,7 @@ pub fn plan(cfg: &Config, items: Vec<Item>) -> Plan {
             items,
             train: Vec::new(),
             heldout: Vec::new(),
+            warnings: Vec::new(),
         };
     }
     let n = items.len();
@@ -118,6 +126,7 @@ pub fn plan(cfg: &Config, items: Vec<Item>) -> Plan {
         items,
         train,
         heldout,
+        warnings: Vec::new(),
     }
 }
 
@@ -322,6 +331,9 @@ pub struct Results {
     pub readout: Option<Readout>,
     /// The model's content id.
     pub model: String,
+    /// What the run left out or could not do as configured (also in the report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Seconds by phase.
     pub seconds: Seconds,
 }
@@ -434,6 +446,7 @@ impl Study for UtilityStudy {
                       "active_target": (cfg.pairs.strategy == Strategy::Active).then(|| plan.active_target(cfg))},
             "template": template,
             "model": lm.id().to_string(),
+            "warnings": plan.warnings,
         });
         Ok((stages, details))
     }
@@ -627,6 +640,7 @@ fn run_pairs(run: &Run<Config>) -> Result<Results> {
         n_ratings: None,
         readout: Some(readout),
         model: run.model("model")?.id().to_string(),
+        warnings: plan.warnings.clone(),
         seconds: Seconds {
             elicitation: elicit_seconds,
             fit: fit_seconds,
@@ -728,7 +742,7 @@ mod tests {
             f.path = root.join(&f.path);
         }
         cfg.items.n_items = 6;
-        let a = draw_items(&cfg).unwrap();
+        let a = draw_items(&cfg).unwrap().items;
         assert_eq!(a.len(), 6);
         for src in ["alpaca:", "math:", "wildchat:"] {
             assert_eq!(
@@ -737,9 +751,9 @@ mod tests {
                 "{src}"
             );
         }
-        assert_eq!(draw_items(&cfg).unwrap(), a);
+        assert_eq!(draw_items(&cfg).unwrap().items, a);
         cfg.items.seed = 5;
-        assert_ne!(draw_items(&cfg).unwrap(), a);
+        assert_ne!(draw_items(&cfg).unwrap().items, a);
     }
 
     #[test]

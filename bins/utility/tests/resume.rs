@@ -160,6 +160,24 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
     assert_eq!(plan["expected_model_calls"], 12);
     assert_eq!(plan["stages"][0]["cached"], 0);
     assert_eq!(plan["details"]["items"].as_array().unwrap().len(), 4);
+    // Fewer items than asked for is said, not silently capped (6 in the two files).
+    let more = run_ok(
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--dry-run",
+            "--n-items",
+            "50",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(more["details"]["items"].as_array().unwrap().len(), 6);
+    let warning = more["details"]["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("items.n_items is 50") && warning.contains("6 were drawn"),
+        "{warning}"
+    );
 
     let bad = tmp.path().join("bad.toml");
     std::fs::write(

@@ -17,7 +17,7 @@ pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
 pub use cli::{run_command, RunFlags};
 pub use error::{BoxError, Error, Result};
-pub use items::{draw_balanced, Item, ItemFile};
+pub use items::{draw_balanced, Draw, Item, ItemFile};
 pub use models::{Calls, Model, Models};
 pub use progress::progress;
 pub use run::{config_difference, runtime, Run, RunLock, StudyConfig};
