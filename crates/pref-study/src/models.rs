@@ -119,8 +119,8 @@ impl Models {
     /// Calls so far over every model.
     pub fn calls(&self) -> Calls {
         let mut total = Calls::default();
-        for m in self.iter() {
-            total.add(Calls::of(m.stats()));
+        for c in self.calls_by_model().into_values() {
+            total.add(c);
         }
         total
     }

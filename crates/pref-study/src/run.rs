@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pref_data::RunDir;
-use pref_llm::{LanguageModel, ModelSpec};
+use pref_llm::ModelSpec;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{BoxError, Error, Result};
 use crate::models::{Calls, Model, Models};
 use crate::stage::{Stage, StageSummary};
+use crate::study::ModelRoles;
 
 /// What the runner needs to know of a study's configuration.
 ///
@@ -156,8 +157,7 @@ pub struct Run<C> {
     dir: RunDir,
     lock: RunLock,
     config: C,
-    models: Models,
-    roles: BTreeMap<String, Arc<Model>>,
+    roles: ModelRoles,
     runtime: tokio::runtime::Runtime,
     pub(crate) ledger: Mutex<BTreeMap<String, StageSummary>>,
     started: Instant,
@@ -172,20 +172,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::io("async runtime", e))
 }
 
-fn load_roles<C: StudyConfig>(
-    config: &C,
-    models: &mut Models,
-) -> Result<BTreeMap<String, Arc<Model>>> {
-    let mut roles = BTreeMap::new();
-    for (role, spec) in config.models() {
-        let m = models
-            .load(&spec)
-            .map_err(|e| Error::Study(format!("model `{role}` ({}): {e}", spec.name).into()))?;
-        roles.insert(role, m);
-    }
-    Ok(roles)
-}
-
 impl<C: StudyConfig> Run<C> {
     /// Starts a new run of `study` in `out` (default `runs/<study>/<unix time>`):
     /// checks the configuration, loads its models (from the default cache),
@@ -197,25 +183,21 @@ impl<C: StudyConfig> Run<C> {
     /// [`Run::create`] with a given model registry (models already inserted
     /// under a spec are used as they are).
     pub fn create_with(
-        mut models: Models,
+        models: Models,
         study: &str,
         mut config: C,
         out: Option<PathBuf>,
     ) -> Result<Self> {
         config.check().map_err(Error::Config)?;
-        let roles = load_roles(&config, &mut models)?;
-        let ids = roles
-            .iter()
-            .map(|(r, m)| (r.clone(), m.id().to_string()))
-            .collect();
-        config.record_models(ids, env!("CARGO_PKG_VERSION"));
+        let roles = ModelRoles::load_with(&config, models)?;
+        config.record_models(roles.ids(), env!("CARGO_PKG_VERSION"));
         let out = out.unwrap_or_else(|| RunDir::default_path(study));
         fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
         // Lock before looking for config.toml: of two processes starting one
         // directory, the second fails on the lock or on the existing config.
         let lock = RunLock::acquire(&out)?;
         let dir = RunDir::create(&out, &config)?;
-        Self::assemble(dir, lock, config, models, roles)
+        Self::assemble(dir, lock, config, roles)
     }
 
     /// Resumes the run in `dir` with its own `config.toml`. When `given` is set
@@ -227,7 +209,7 @@ impl<C: StudyConfig> Run<C> {
     }
 
     /// [`Run::resume`] with a given model registry.
-    pub fn resume_with(mut models: Models, dir: &Path, given: Option<&C>) -> Result<Self> {
+    pub fn resume_with(models: Models, dir: &Path, given: Option<&C>) -> Result<Self> {
         let run = RunDir::open(dir)?;
         let lock = RunLock::acquire(dir)?;
         let stored: C = run.config()?;
@@ -244,16 +226,15 @@ impl<C: StudyConfig> Run<C> {
             }
         }
         stored.check().map_err(Error::Config)?;
-        let roles = load_roles(&stored, &mut models)?;
+        let roles = ModelRoles::load_with(&stored, models)?;
         if let Some(recorded) = stored.recorded_models() {
-            for (role, m) in &roles {
-                let now = m.id().to_string();
-                match recorded.get(role) {
+            for (role, now) in roles.ids() {
+                match recorded.get(&role) {
                     Some(was) if *was == now => {}
                     was => {
                         return Err(Error::ModelChanged {
                             dir: dir.to_path_buf(),
-                            role: role.clone(),
+                            role,
                             stored: was.cloned().unwrap_or_else(|| "not recorded".into()),
                             now,
                         })
@@ -261,21 +242,14 @@ impl<C: StudyConfig> Run<C> {
                 }
             }
         }
-        Self::assemble(run, lock, stored, models, roles)
+        Self::assemble(run, lock, stored, roles)
     }
 
-    fn assemble(
-        dir: RunDir,
-        lock: RunLock,
-        config: C,
-        models: Models,
-        roles: BTreeMap<String, Arc<Model>>,
-    ) -> Result<Self> {
+    fn assemble(dir: RunDir, lock: RunLock, config: C, roles: ModelRoles) -> Result<Self> {
         Ok(Self {
             dir,
             lock,
             config,
-            models,
             roles,
             runtime: runtime()?,
             ledger: Mutex::new(BTreeMap::new()),
@@ -305,27 +279,22 @@ impl<C: StudyConfig> Run<C> {
 
     /// The model registry.
     pub fn models(&self) -> &Models {
-        &self.models
+        self.roles.registry()
     }
 
     /// The model of a role named by [`StudyConfig::models`].
     pub fn model(&self, role: &str) -> Result<&Arc<Model>> {
-        self.roles.get(role).ok_or_else(|| {
-            Error::Study(format!("no model has the role `{role}` in this study").into())
-        })
+        self.roles.get(role)
     }
 
     /// Model ids by role.
     pub fn model_ids(&self) -> BTreeMap<String, String> {
-        self.roles
-            .iter()
-            .map(|(r, m)| (r.clone(), m.id().to_string()))
-            .collect()
+        self.roles.ids()
     }
 
     /// Model calls this process made and had answered by the cache, all models.
     pub fn calls(&self) -> Calls {
-        self.models.calls()
+        self.roles.registry().calls()
     }
 
     /// Jobs sent at once: 1 when any model of the run is embedded (it has one
@@ -355,7 +324,7 @@ impl<C: StudyConfig> Run<C> {
             name,
             log,
             self.window(),
-            &self.models,
+            self.roles.registry(),
             &self.runtime,
             &self.ledger,
         ))

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pref_llm::LanguageModel;
 use serde::Serialize;
 
 use crate::error::{BoxError, Error, Result};
@@ -35,24 +36,30 @@ pub trait Study {
     fn run(run: &Run<Self::Config>) -> std::result::Result<Self::Results, BoxError>;
 }
 
-/// A configuration's models by role, loaded (without a run, for planning).
+/// A configuration's models by role, each loaded once in a [`Models`] registry
+/// (for a run, and for planning without one).
 pub struct ModelRoles {
-    _models: Models,
+    models: Models,
     roles: BTreeMap<String, Arc<Model>>,
 }
 
 impl ModelRoles {
     /// Loads the models of `config` over the default cache.
     pub fn load<C: StudyConfig>(config: &C) -> Result<Self> {
-        let mut models = Models::open_default()?;
+        Self::load_with(config, Models::open_default()?)
+    }
+
+    /// Loads the models of `config` into `models` (models already inserted
+    /// under a spec are used as they are).
+    pub fn load_with<C: StudyConfig>(config: &C, mut models: Models) -> Result<Self> {
         let mut roles = BTreeMap::new();
         for (role, spec) in config.models() {
-            roles.insert(role, models.load(&spec)?);
+            let m = models
+                .load(&spec)
+                .map_err(|e| Error::Study(format!("model `{role}` ({}): {e}", spec.name).into()))?;
+            roles.insert(role, m);
         }
-        Ok(Self {
-            _models: models,
-            roles,
-        })
+        Ok(Self { models, roles })
     }
 
     /// The model of a role.
@@ -60,6 +67,19 @@ impl ModelRoles {
         self.roles.get(role).ok_or_else(|| {
             Error::Study(format!("no model has the role `{role}` in this study").into())
         })
+    }
+
+    /// Content ids by role.
+    pub fn ids(&self) -> BTreeMap<String, String> {
+        self.roles
+            .iter()
+            .map(|(r, m)| (r.clone(), m.id().to_string()))
+            .collect()
+    }
+
+    /// The registry behind the roles.
+    pub fn registry(&self) -> &Models {
+        &self.models
     }
 }
 
