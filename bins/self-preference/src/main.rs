@@ -80,18 +80,6 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    /// Whether any flag overrides a setting.
-    fn overrides(&self) -> bool {
-        self.tasks.is_some()
-            || self.source.is_some()
-            || self.kind.is_some()
-            || self.n.is_some()
-            || self.pairs.is_some()
-            || self.answer.is_some()
-            || self.recognition.is_some()
-            || self.base_url.is_some()
-    }
-
     /// `c` with the flags applied, checked.
     fn apply(&self, mut c: Config) -> Result<Config> {
         if let Some(v) = &self.tasks {
@@ -194,10 +182,8 @@ fn real_main(cli: Cli) -> Result<serde_json::Value> {
             }),
         )?)?),
         Command::Merge(m) => Ok(to_json(&analysis::merge(&m.runs, &m.out)?)?),
-        Command::Run(args) => Ok(pref_study::run_command::<SelfPreference>(
-            &args.run,
-            args.overrides(),
-            |c| args.apply(c).map_err(Into::into),
-        )?),
+        Command::Run(args) => Ok(pref_study::run_command::<SelfPreference>(&args.run, |c| {
+            args.apply(c).map_err(Into::into)
+        })?),
     }
 }

@@ -112,21 +112,6 @@ impl RunArgs {
         c.check()?;
         Ok(c)
     }
-
-    /// Whether any flag overrides a setting.
-    fn overrides(&self) -> bool {
-        self.n_items.is_some()
-            || self.kind.is_some()
-            || self.seed.is_some()
-            || self.mode.is_some()
-            || self.answer.is_some()
-            || self.samples.is_some()
-            || self.strategy.is_some()
-            || self.budget.is_some()
-            || self.backend.is_some()
-            || self.model.is_some()
-            || self.base_url.is_some()
-    }
 }
 
 fn main() -> ExitCode {
@@ -138,10 +123,8 @@ fn real_main(cli: Cli) -> Result<serde_json::Value> {
         Command::Status { run_dir } => {
             pref_study::to_json(&pref_study::run_status::<UtilityStudy>(&run_dir)?)?
         }
-        Command::Run(args) => {
-            pref_study::run_command::<UtilityStudy>(&args.run, args.overrides(), |c| {
-                args.apply(c).map_err(Into::into)
-            })?
-        }
+        Command::Run(args) => pref_study::run_command::<UtilityStudy>(&args.run, |c| {
+            args.apply(c).map_err(Into::into)
+        })?,
     })
 }

@@ -88,13 +88,12 @@ pub struct RunFlags {
 
 /// The `run` command of every study: a new run (`--config` or the defaults,
 /// then `apply` for the study's flags), a resumed one (`--resume`: the run's own
-/// configuration; when `overrides` or `--config` say the command line names
-/// settings, what they resolve to must equal it), or the plan of either
-/// (`--dry-run`). Prints the results (or the plan) as JSON.
+/// configuration, and what the command line makes of it — `--config`, or the
+/// flags applied to the run's configuration — must equal it), or the plan of
+/// either (`--dry-run`). Prints the results (or the plan) as JSON.
 #[cfg(feature = "clap")]
 pub fn run_command<S: Study>(
     flags: &RunFlags,
-    overrides: bool,
     apply: impl Fn(S::Config) -> std::result::Result<S::Config, BoxError>,
 ) -> Result<serde_json::Value>
 where
@@ -110,17 +109,14 @@ where
     match &flags.resume {
         Some(dir) => {
             let stored: S::Config = pref_data::RunDir::open_existing(dir)?.config()?;
-            let given = if flags.config.is_some() {
-                Some(named()?)
-            } else if overrides {
-                Some(apply(stored.clone()).map_err(Error::Config)?)
-            } else {
-                None
+            let given = match &flags.config {
+                Some(_) => named()?,
+                None => apply(stored.clone()).map_err(Error::Config)?,
             };
             if flags.dry_run {
                 to_json(&crate::dry_run::<S>(&stored, Some(dir))?)
             } else {
-                to_json(&crate::resume::<S>(dir, given.as_ref())?)
+                to_json(&crate::resume::<S>(dir, Some(&given))?)
             }
         }
         None => {
