@@ -117,15 +117,11 @@ impl RunDir {
 
     /// Opens an existing run directory (to resume it or show its status).
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
-        let root = root.as_ref().to_path_buf();
-        let cfg = root.join("config.toml");
-        if !cfg.is_file() {
-            return Err(Error::format(&root, "not a run directory (no config.toml)"));
-        }
-        for d in [root.join("records"), root.join("plots")] {
+        let run = Self::open_existing(root)?;
+        for d in [run.root.join("records"), run.root.join("plots")] {
             fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
-        Ok(Self { root })
+        Ok(run)
     }
 
     /// Opens an existing run directory without creating anything in it (for

@@ -123,17 +123,13 @@ pub fn status(
 ) -> Result<Status> {
     let mut stages = Vec::with_capacity(plans.len());
     for p in plans {
-        let scanned = match dir {
-            Some(d) => pref_data::scan_records::<serde_json::Value>(
-                &d.join("records").join(format!("{}.jsonl", p.log)),
-            )?,
-            None => pref_data::ScannedLog {
-                entries: Vec::new(),
-                torn_line: None,
-                torn_bytes: 0,
-                good_len: 0,
-                last_unterminated: false,
-            },
+        let (entries, torn_line) = match dir {
+            Some(d) => {
+                let log = d.join("records").join(format!("{}.jsonl", p.log));
+                let s = pref_data::scan_records::<serde_json::Value>(&log)?;
+                (s.entries, s.torn_line)
+            }
+            None => (Vec::new(), None),
         };
         let unparseable_of = |v: &serde_json::Value| {
             p.unparseable_field
@@ -145,7 +141,7 @@ pub fn status(
                 let planned: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
                 let mut recorded_ids = HashSet::new();
                 let mut unparseable = 0;
-                for (id, v) in &scanned.entries {
+                for (id, v) in &entries {
                     if planned.contains(id.as_str()) {
                         recorded_ids.insert(id.as_str());
                         unparseable += usize::from(unparseable_of(v));
@@ -159,12 +155,8 @@ pub fn status(
                 (recorded_ids.len(), unparseable, cached)
             }
             None => (
-                scanned.entries.len(),
-                scanned
-                    .entries
-                    .iter()
-                    .filter(|(_, v)| unparseable_of(v))
-                    .count(),
+                entries.len(),
+                entries.iter().filter(|(_, v)| unparseable_of(v)).count(),
                 None,
             ),
         };
@@ -179,7 +171,7 @@ pub fn status(
             cached,
             to_ask,
             calls_needed: to_ask - cached.unwrap_or(0).min(to_ask),
-            torn_last_line: scanned.torn_line,
+            torn_last_line: torn_line,
         });
     }
     let finished =
