@@ -5,8 +5,6 @@
 //! (`docs/architecture.md`). See `docs/utility.md`.
 
 mod config;
-mod elicit;
-mod rate;
 mod report;
 mod study;
 

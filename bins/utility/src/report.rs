@@ -6,7 +6,7 @@ use pref_study::{Item, Run};
 use pref_utility::UtilityFit;
 
 use crate::config::Config;
-use crate::study::{Plan, Results};
+use pref_elicit::{Plan, Results};
 
 /// Writes the human-readable report of a finished run.
 pub fn write(

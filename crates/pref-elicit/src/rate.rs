@@ -1,4 +1,4 @@
-//! Mode `rate`: every item alone, rated on a scale (default 1–5), through
+//! Mode `rate` of the elicitation: every item alone, rated on a scale (default 1–5), through
 //! pref-study's stage `rate` (records in `records/ratings.jsonl`).
 //!
 //! Each rating is a distribution over the scale: the labels' renormalised
@@ -11,18 +11,16 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Result;
 use pref_data::record_id;
 use pref_llm::{LanguageModel, Message};
-use pref_study::{Item, Model, Run};
+use pref_study::{Item, Model, Run, StudyConfig};
 use pref_utility::{implied_pair_counts, RatingSummary, UtilityFit};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Answer, Config, ItemKind};
-use crate::elicit::text_params;
-use crate::study::{
-    draw_items, system, template_name, Results, Seconds, TrainMetrics, Unparseable,
-};
+use crate::error::Result;
+use crate::pairwise::{draw_items, system, template_name, text_params};
+use crate::results::{Results, Seconds, TrainMetrics, Unparseable};
+use crate::settings::{Answer, ItemKind, Settings};
 
 /// One rating of one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +43,7 @@ pub struct Rating {
 }
 
 /// The question for one item.
-pub fn rate_messages(cfg: &Config, text: &str) -> Vec<Message> {
+pub fn rate_messages(cfg: Settings<'_>, text: &str) -> Vec<Message> {
     let scale = &cfg.elicitation.scale;
     let (worst, best) = (&scale[0], &scale[scale.len() - 1]);
     let numeric = scale.iter().all(|s| s.trim().parse::<i64>().is_ok());
@@ -95,7 +93,7 @@ pub fn jobs(items: &[Item], samples: u32) -> Vec<(&Item, u32)> {
         .collect()
 }
 
-async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Rating> {
+async fn ask(cfg: Settings<'_>, lm: &Model, item: &Item, sample: u32) -> Result<Rating> {
     let scale = &cfg.elicitation.scale;
     let messages = rate_messages(cfg, &item.text);
     let (rating, probs, raw) = match cfg.elicitation.answer {
@@ -131,16 +129,26 @@ async fn ask(cfg: &Config, lm: &Model, item: &Item, sample: u32) -> Result<Ratin
     })
 }
 
-/// Runs (or resumes) a `rate` study.
-pub fn run(run: &Run<Config>) -> Result<Results> {
-    let cfg = run.config();
+/// What a finished rating elicitation gives: its results, the items and the fit.
+#[derive(Debug)]
+pub struct Rated {
+    /// What `results.json` holds.
+    pub results: Results,
+    /// The items rated.
+    pub items: Vec<Item>,
+    /// The Thurstonian fit to the rating-implied pair probabilities.
+    pub fit: Option<UtilityFit>,
+}
+
+/// Runs (or resumes) a `rate` elicitation and fits it.
+pub fn run_rate<C: StudyConfig>(run: &Run<C>, cfg: Settings<'_>) -> Result<Rated> {
     let draw = draw_items(cfg)?;
     let warnings = draw.warnings();
     let items = draw.items;
     let template = template_name(cfg);
     let k = cfg.elicitation.samples;
     let scale = &cfg.elicitation.scale;
-    let lm = run.model("model")?;
+    let lm = run.model(cfg.role)?;
 
     let jobs = jobs(&items, k);
     let t_elicit = Instant::now();
@@ -197,12 +205,7 @@ pub fn run(run: &Run<Config>) -> Result<Results> {
         ratings: Some(ratings),
         rating_distribution: Some(overall),
         utilities,
-        train: fit.as_ref().map(|f| TrainMetrics {
-            log_loss: f.train.log_loss,
-            accuracy: f.train.accuracy,
-            n_pairs: f.train.n_pairs,
-            unparseable: None,
-        }),
+        train: fit.as_ref().map(|f| TrainMetrics::of(f, None)),
         heldout: None,
         learning_curve: None,
         active_learning: None,
@@ -229,9 +232,11 @@ pub fn run(run: &Run<Config>) -> Result<Results> {
             total: run.seconds(),
         },
     };
-    run.write_results(&results)?;
-    crate::report::write_rate(run, &items, &results, fit.as_ref())?;
-    Ok(results)
+    Ok(Rated {
+        results,
+        items,
+        fit,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod pairwise;
+pub mod rate;
+pub mod results;
+pub mod settings;
+
+pub use error::{Error, Result};
+pub use pairwise::{run_pairs, stage_plans, Elicited, Elicitor, Job, Plan};
+pub use rate::{run_rate, Rated, Rating};
+pub use results::Results;
+pub use settings::{
+    ActiveConfig, Answer, ElicitationConfig, FitConfig, ItemKind, ItemsConfig, Mode, PairsConfig,
+    Settings, Strategy,
+};
