@@ -15,20 +15,7 @@ use pref_rank::judges::{read_judge_decisions, JudgeAnalysisParams, JudgeDecision
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, GroundTruth};
-use crate::study::{Judgment, Question};
-
-/// A parsed judgment as a pref-rank decision (`None` when unparseable).
-pub fn to_decision(j: &Judgment) -> Option<JudgeDecision> {
-    Some(JudgeDecision {
-        question_id: j.question_id.clone(),
-        model_a: j.model_a.clone(),
-        model_b: j.model_b.clone(),
-        winner: j.winner?.into(),
-        judge: j.judge.clone(),
-        order: Some(j.order.as_str().to_string()),
-        choice_prob: j.choice_prob,
-    })
-}
+use pref_elicit::judging::{Decisions, Judgment};
 
 /// Every measure, with a run's unparseable answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,43 +73,9 @@ fn params(bootstrap: usize, seed: u64) -> JudgeAnalysisParams {
         .seed(seed)
 }
 
-/// Parsed preference and recognition decisions, and the unparseable answers
-/// counted per judge and question.
-struct Split {
-    preference: Vec<JudgeDecision>,
-    recognition: Vec<JudgeDecision>,
-    unparseable: BTreeMap<String, BTreeMap<String, usize>>,
-}
-
-fn split(judgments: &[Judgment]) -> Split {
-    let mut s = Split {
-        preference: Vec::new(),
-        recognition: Vec::new(),
-        unparseable: BTreeMap::new(),
-    };
-    for j in judgments {
-        match (to_decision(j), j.question) {
-            (Some(d), Question::Preference) => s.preference.push(d),
-            (Some(d), Question::Recognition) => s.recognition.push(d),
-            (None, q) => {
-                let q = match q {
-                    Question::Preference => "preference",
-                    Question::Recognition => "recognition",
-                };
-                *s.unparseable
-                    .entry(j.judge.clone())
-                    .or_default()
-                    .entry(q.to_string())
-                    .or_default() += 1
-            }
-        }
-    }
-    s
-}
-
 /// The analysis of a run's judgments.
 pub fn analyse(cfg: &Config, judgments: &[Judgment]) -> Result<Measures> {
-    let s = split(judgments);
+    let s = Decisions::of(judgments);
     let authors: Vec<String> = cfg.authors.iter().map(|a| a.name.clone()).collect();
     let mut out = measures(
         &s.preference,
@@ -133,7 +86,7 @@ pub fn analyse(cfg: &Config, judgments: &[Judgment]) -> Result<Measures> {
         cfg.ground_truth.as_ref(),
     )?;
     out.unparseable = Some(pref_study::Unparseable {
-        count: s.unparseable.values().flat_map(|m| m.values()).sum(),
+        count: s.n_unparseable(),
         of: judgments.len(),
         policy: "kept in records/judgments.jsonl with winner null; left out of every measure"
             .into(),

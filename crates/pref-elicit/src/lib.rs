@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod judging;
 pub mod pairwise;
 pub mod rate;
 pub mod results;
