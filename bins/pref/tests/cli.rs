@@ -164,3 +164,19 @@ fn a_closed_stdout_pipe_is_not_an_error() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_missing_file_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let (ok, v, err) = pref(&["inspect", missing.to_str().unwrap(), "--kind", "battle"]);
+    assert!(!ok);
+    assert_eq!(v, Value::Null);
+    assert_eq!(
+        err,
+        format!(
+            "error: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}

@@ -40,8 +40,10 @@ fn field_prefix(field: &Option<String>) -> String {
 /// Errors of pref-data.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    /// The file could not be opened, read or written. The message is the path;
+    /// the I/O error is the [`source`](std::error::Error::source), so a printer of
+    /// the chain (`anyhow`'s `{:#}`) shows it once: `path: No such file or directory`.
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

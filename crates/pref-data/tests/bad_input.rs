@@ -389,11 +389,12 @@ fn semantic_errors_name_the_field() {
     let e = read_records::<Battle>(&p).unwrap_err().to_string();
     assert!(e.contains("unknown file type"), "{e}");
 
-    let e = read_records::<Battle>(dir.path().join("missing.jsonl"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("missing.jsonl") && e.contains("No such file"),
-        "{e}"
-    );
+    // A missing file: the message is the path, the cause is the I/O error (its
+    // `source`), so printing the chain shows the cause exactly once.
+    let missing = dir.path().join("missing.jsonl");
+    let e = read_records::<Battle>(&missing).unwrap_err();
+    assert_eq!(e.to_string(), missing.display().to_string());
+    let cause = std::error::Error::source(&e).expect("the I/O error is the source");
+    assert_eq!(cause.to_string(), "No such file or directory (os error 2)");
+    assert!(std::error::Error::source(cause).is_none());
 }
