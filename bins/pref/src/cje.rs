@@ -103,7 +103,8 @@ fn parse_weight_calibration(s: &str) -> std::result::Result<WeightCalibration, S
         "increasing" => Ok(WeightCalibration::Increasing),
         "decreasing" => Ok(WeightCalibration::Decreasing),
         _ => Err(format!(
-            "expected stack, choose, increasing or decreasing, got `{s}`"
+            "expected stack, choose, increasing or decreasing, got `{}`",
+            pref_data::quote(s)
         )),
     }
 }

@@ -34,7 +34,9 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 6, value_name = "N")]
     max_retries: u32,
     /// Chat template (embedded model only): a llama.cpp built-in name (`gemma`, `chatml`,
-    /// …); default: the GGUF's own (`gemma` for gemma-3-270m, whose GGUF has none).
+    /// …); default: the GGUF's own Jinja template (`tokenizer.chat_template`), rendered
+    /// as llama.cpp's server renders it, so both ask the same question (`gemma` for
+    /// gemma-3-270m, whose GGUF has none). An unknown name is an error listing them.
     #[arg(long)]
     chat_template: Option<String>,
     /// System prompt placed before the user message.
@@ -43,7 +45,8 @@ pub struct ModelArgs {
     /// CPU threads (embedded model).
     #[arg(long, default_value_t = 2)]
     threads: i32,
-    /// Context length in tokens (embedded model).
+    /// Context length in tokens (embedded model; at least 16). A prompt longer than this
+    /// is an error naming both numbers.
     #[arg(long, default_value_t = 4096)]
     n_ctx: u32,
     /// Bypass the model-call cache ($PREF_CACHE_DIR or $PREF_HOME/cache).
@@ -199,6 +202,8 @@ pub fn score(a: ScoreArgs) -> Result<Value> {
 
 /// `pref choice`.
 pub fn choice(a: ChoiceArgs) -> Result<Value> {
+    // Before the model loads: `--options A,A` is refused, not answered {"A": 0.5}.
+    pref_llm::ChoiceLogprobs::check_options(&a.options).context("--options")?;
     let lm = load(&a.model)?;
     let c = runtime()?.block_on(lm.choice_logprobs(&messages(&a.model, &a.prompt), &a.options))?;
     let options: serde_json::Map<String, Value> = c

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use pref_data::BattleTable;
+use pref_data::{quote, BattleTable};
 use pref_rank::{
     ranking_metrics, BootstrapParams, BtParams, EloParams, PairData, ParamGuard, Ratings,
 };
@@ -80,14 +80,15 @@ pub enum RankCommand {
 fn parse_anchor(s: &str) -> std::result::Result<(String, f64), String> {
     let (m, r) = s
         .rsplit_once('=')
-        .ok_or_else(|| format!("expected MODEL=RATING, got `{s}`"))?;
+        .ok_or_else(|| format!("expected MODEL=RATING, got `{}`", quote(s)))?;
     let r: f64 = r
         .trim()
         .parse()
-        .map_err(|_| format!("rating `{r}` is not a number"))?;
+        .map_err(|_| format!("rating `{}` is not a number", quote(r)))?;
     if m.is_empty() || !r.is_finite() {
         return Err(format!(
-            "expected MODEL=RATING with a finite rating, got `{s}`"
+            "expected MODEL=RATING with a finite rating, got `{}`",
+            quote(s)
         ));
     }
     Ok((m.to_string(), r))

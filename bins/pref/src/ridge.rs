@@ -96,7 +96,10 @@ fn parse_cv(s: &str) -> std::result::Result<Cv, String> {
     }
     match s.strip_prefix("kfold:").map(str::parse::<usize>) {
         Some(Ok(k)) if k >= 2 => Ok(Cv::KFold(k)),
-        _ => Err(format!("expected `loo` or `kfold:K` with K ≥ 2, got `{s}`")),
+        _ => Err(format!(
+            "expected `loo` or `kfold:K` with K ≥ 2, got `{}`",
+            pref_data::quote(s)
+        )),
     }
 }
 
@@ -105,7 +108,10 @@ fn parse_solver(s: &str) -> std::result::Result<Solver, String> {
         "tridiag" | "auto" => Ok(Solver::Auto),
         "gram" => Ok(Solver::Gram),
         "svd" => Ok(Solver::Svd),
-        _ => Err(format!("expected `tridiag`, `gram` or `svd`, got `{s}`")),
+        _ => Err(format!(
+            "expected `tridiag`, `gram` or `svd`, got `{}`",
+            pref_data::quote(s)
+        )),
     }
 }
 

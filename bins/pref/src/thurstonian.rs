@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use pref_data::PairCounts;
 use pref_utility::{read_located, PairData, SeMethod, ThurstonianParams, Weighting};
@@ -19,7 +19,11 @@ Output (stdout, and FILE with --out):
   {\"utilities\": {\"<id>\": {\"mu\", \"sigma2\", \"mu_se\"}},
    \"train\": {\"log_loss\", \"accuracy\", \"n_pairs\"},
    \"test\": {\"log_loss\", \"accuracy\", \"accuracy_majority\", \"n_pairs\", \"n_ties\"} or null,
-   \"fit\": {\"iterations\", \"seconds\", \"converged\"}}
+   \"fit\": {\"iterations\", \"seconds\", \"converged\"},
+   \"warnings\": [\"<text>\"]}
+A disconnected comparison graph (items never compared, directly or through others) is \
+refused: utilities are comparable only within a component. --allow-disconnected fits it \
+anyway and says so in `warnings`.
 log_loss: mean soft-label cross-entropy per pair, probabilities clipped to [1e-5, 1 − 1e-5]; \
 accuracy: P ≥ 0.5 agrees with p_a ≥ 0.5 (a 50/50 pair counts as `a`); accuracy_majority: \
 against the majority label, exact ties skipped.";
@@ -76,6 +80,10 @@ pub struct ThurstonianArgs {
     /// Method for the standard errors of μ (`mu_se`).
     #[arg(long, value_enum, default_value = "auto")]
     pub se: SeArg,
+    /// Fit a disconnected comparison graph instead of refusing it; the output's
+    /// `warnings` then says that utilities are not comparable across its components.
+    #[arg(long)]
+    pub allow_disconnected: bool,
 }
 
 fn prior(sd: f64) -> Option<f64> {
@@ -86,6 +94,17 @@ fn prior(sd: f64) -> Option<f64> {
 pub fn run(args: &ThurstonianArgs) -> Result<Value> {
     let train = read_located::<PairCounts>(&args.train)?;
     let data = PairData::from_located(&train)?;
+    let mut warnings = Vec::new();
+    if let Some(w) = data.disconnected_warning() {
+        if !args.allow_disconnected {
+            bail!(
+                "{}: {w}: fit each component separately, or pass --allow-disconnected",
+                args.train.display()
+            );
+        }
+        eprintln!("warning: {}: {w}", args.train.display());
+        warnings.push(w);
+    }
     let params = ThurstonianParams::default()
         .seed(args.seed)
         .mu_prior_sd(prior(args.mu_prior_sd))
@@ -144,6 +163,7 @@ pub fn run(args: &ThurstonianArgs) -> Result<Value> {
             "seconds": model.stats.seconds,
             "converged": model.stats.converged,
         },
+        "warnings": warnings,
     });
     if let Some(path) = &args.out {
         pref_data::write_json_atomic(path, &out)
@@ -189,7 +209,7 @@ mod tests {
         ]);
         let v = run(&args).unwrap();
         let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
-        assert_eq!(keys(&v), ["fit", "test", "train", "utilities"]);
+        assert_eq!(keys(&v), ["fit", "test", "train", "utilities", "warnings"]);
         assert_eq!(keys(&v["train"]), ["accuracy", "log_loss", "n_pairs"]);
         assert_eq!(
             keys(&v["test"]),
@@ -270,5 +290,40 @@ mod tests {
             err.ends_with("train.jsonl:2: count_a: must be ≥ 0, got -1"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_disconnected_graph_is_refused_or_fitted_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = dir.path().join("train.jsonl");
+        // Two components {a, b, c} and {x, y}; the pair (c, z) has no comparison,
+        // so z is a third component of its own.
+        std::fs::write(
+            &train,
+            "{\"a\": \"a\", \"b\": \"b\", \"count_a\": 3, \"count_b\": 1}\n\
+             {\"a\": \"b\", \"b\": \"c\", \"count_a\": 2, \"count_b\": 2}\n\
+             {\"a\": \"x\", \"b\": \"y\", \"count_a\": 1, \"count_b\": 3}\n\
+             {\"a\": \"c\", \"b\": \"z\", \"count_a\": 0, \"count_b\": 0}\n",
+        )
+        .unwrap();
+        let what = "the comparison graph is disconnected (3 components: {a, b, c}, {x, y}, {z}); \
+                    utilities are not comparable across components (only the prior places \
+                    them) and the standard errors of cross-component differences are meaningless";
+        let args = parse(&["--train", train.to_str().unwrap()]);
+        let err = format!("{:#}", run(&args).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "{}: {what}: fit each component separately, or pass --allow-disconnected",
+                train.display()
+            )
+        );
+        let args = parse(&["--train", train.to_str().unwrap(), "--allow-disconnected"]);
+        let v = run(&args).unwrap();
+        assert_eq!(v["warnings"], json!([what]));
+        assert_eq!(v["utilities"].as_object().unwrap().len(), 6);
+        // A connected file has no warning.
+        let v = run(&parse(&["--train", &data("sim_train.jsonl")])).unwrap();
+        assert_eq!(v["warnings"], json!([]));
     }
 }

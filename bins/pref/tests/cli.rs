@@ -180,3 +180,25 @@ fn a_missing_file_prints_its_cause_once() {
         )
     );
 }
+
+/// Repeated options are refused before any model is loaded (no model file is
+/// needed for this error: the path below does not exist).
+#[test]
+fn repeated_choice_options_are_refused() {
+    let (ok, v, err) = pref(&[
+        "choice",
+        "--model",
+        "/nonexistent/model.gguf",
+        "--prompt",
+        "Pick one.",
+        "--options",
+        "A,B,A",
+    ]);
+    assert!(!ok);
+    assert_eq!(v, Value::Null);
+    assert_eq!(
+        err,
+        "error: --options: invalid request: option `A` is given twice (options 0 and 2): \
+         options must differ\n"
+    );
+}

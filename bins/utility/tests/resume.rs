@@ -109,8 +109,23 @@ fn killed_run_resumes_to_the_same_records_and_results() {
         assert_eq!(a[key], b[key], "{key}");
     }
 
-    // Rerunning the finished run asks nothing.
+    // A kill while the report is written leaves the temporary of the file being
+    // written, and index.html (the report's last file) missing: the run is not
+    // finished (status, read-only, leaves the temporary alone) ...
+    let status = run_ok(&["status", run_b.to_str().unwrap()], &cache_b);
+    assert_eq!(status["finished"], true);
+    let tmp_png = run_b.join("plots/.tmp-999999-utilities.png");
+    std::fs::write(&tmp_png, b"partial").unwrap();
+    std::fs::remove_file(run_b.join("index.html")).unwrap();
+    let status = run_ok(&["status", run_b.to_str().unwrap()], &cache_b);
+    assert_eq!(status["finished"], false);
+    assert!(tmp_png.is_file());
+
+    // ... and rerunning it asks nothing, removes the temporary and writes the report.
     let c = run_ok(&["run", "--resume", run_b.to_str().unwrap()], &cache_b);
+    assert!(!tmp_png.exists());
+    let status = run_ok(&["status", run_b.to_str().unwrap()], &cache_b);
+    assert_eq!(status["finished"], true);
     assert_eq!(
         (
             c["model_calls"]["made"].as_u64(),
@@ -204,6 +219,12 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
 /// onto pref-study (`fixtures/runs/utility-pre-port`, 5 of 12 comparisons)
 /// resumes with the binary of today: the same record ids, nothing asked twice,
 /// and the same records as a fresh run.
+///
+/// The pre-port binary rendered prompts with llama.cpp's built-in ChatML (its
+/// model id said `template=gguf`); the embedded backend now renders the GGUF's
+/// own Jinja template, which is a different prompt for SmolLM2, so the fixture
+/// names that rendering explicitly (`chat_template = "chatml"`, id
+/// `template=chatml`); its records are otherwise as the old binary wrote them.
 #[test]
 fn a_run_written_before_the_port_resumes() {
     if !model_present() {

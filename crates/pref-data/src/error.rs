@@ -1,8 +1,72 @@
 //! The error type of pref-data: every message names the file, and for
 //! line-oriented formats the line and field, as `path:line: field: what is wrong`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// Characters of an input value an error message quotes whole; a longer value
+/// is cut here (see [`quote`]).
+pub const QUOTE_MAX_CHARS: usize = 80;
+
+/// An input value as an error message quotes it: whole when it has at most
+/// [`QUOTE_MAX_CHARS`] characters, else its first 80 characters, `…` and its
+/// length, as in `aaaa… (200000000 bytes)`. Every message of pref-data (and of
+/// the crates and the `pref` command above it) that quotes a value from the
+/// input goes through this, so a 200 MB field is never echoed whole.
+pub fn quote(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(QUOTE_MAX_CHARS) {
+        None => Cow::Borrowed(value),
+        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", &value[..cut], value.len())),
+    }
+}
+
+/// A message written by another library (serde, csv, arrow) with every span
+/// between backticks or double quotes passed through [`quote`]: serde's
+/// `invalid type: string "…"` and `unknown variant `…`` quote the whole input
+/// value. A double-quoted span may hold `\"` escapes; an unclosed span runs to
+/// the end of the message.
+pub fn shorten_quotes(message: &str) -> Cow<'_, str> {
+    if message.len() <= QUOTE_MAX_CHARS {
+        return Cow::Borrowed(message);
+    }
+    let bytes = message.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    let mut changed = false;
+    while i < bytes.len() {
+        let delim = bytes[i];
+        if delim != b'`' && delim != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != delim {
+            end += if delim == b'"' && bytes[end] == b'\\' {
+                2
+            } else {
+                1
+            };
+        }
+        let end = end.min(bytes.len());
+        // Delimiters are ASCII, so `start` and `end` are character boundaries.
+        let span = &message[start..end];
+        if let Cow::Owned(cut) = quote(span) {
+            out.push_str(&message[copied..start]);
+            out.push_str(&cut);
+            copied = end;
+            changed = true;
+        }
+        i = end + 1;
+    }
+    if !changed {
+        return Cow::Borrowed(message);
+    }
+    out.push_str(&message[copied..]);
+    Cow::Owned(out)
+}
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,6 +141,10 @@ pub enum Error {
         /// Record kind.
         kind: &'static str,
     },
+    /// A setting of the readers (an environment variable) is invalid; the
+    /// message names it.
+    #[error("{0}")]
+    Setting(String),
     /// A whole-file format problem (Parquet schema, .npy header, unknown extension, …).
     #[error("{}: {message}", path.display())]
     Format {

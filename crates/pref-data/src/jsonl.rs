@@ -17,7 +17,7 @@ use flate2::write::GzEncoder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{quote, shorten_quotes, Error, Location, Result};
 use crate::records::Record;
 
 /// Whether the path names a gzip file (`.gz`).
@@ -62,6 +62,27 @@ pub struct RawLine<'a> {
     pub start_offset: u64,
 }
 
+/// Longest line (bytes, terminator excluded) a record file may hold unless
+/// `PREF_MAX_LINE_BYTES` says otherwise: 64 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// The line-length limit of record files: `$PREF_MAX_LINE_BYTES` when it is set
+/// to a positive integer, else [`DEFAULT_MAX_LINE_BYTES`]. A longer line is an
+/// error naming its line, read no further than the limit (a 1 GB line in a
+/// 5 MB `.gz` is refused, not loaded).
+pub fn max_line_bytes() -> Result<u64> {
+    match std::env::var("PREF_MAX_LINE_BYTES") {
+        Err(_) => Ok(DEFAULT_MAX_LINE_BYTES),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::Setting(format!(
+                "PREF_MAX_LINE_BYTES must be a positive number of bytes, got `{}`",
+                quote(&v)
+            ))),
+        },
+    }
+}
+
 /// A line-by-line reader that reuses one buffer and skips blank lines.
 pub struct LineReader {
     path: PathBuf,
@@ -69,6 +90,7 @@ pub struct LineReader {
     buf: Vec<u8>,
     line: u64,
     offset: u64,
+    max_line: u64,
 }
 
 impl LineReader {
@@ -80,7 +102,15 @@ impl LineReader {
             buf: Vec::with_capacity(256),
             line: 0,
             offset: 0,
+            max_line: max_line_bytes()?,
         })
+    }
+
+    /// Sets the line-length limit (bytes, terminator excluded) instead of
+    /// [`max_line_bytes`].
+    pub fn with_max_line_bytes(mut self, limit: u64) -> Self {
+        self.max_line = limit.max(1);
+        self
     }
 
     /// The file being read.
@@ -92,14 +122,33 @@ impl LineReader {
     pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>> {
         loop {
             self.buf.clear();
-            let n = self
-                .reader
+            // At most the limit, a `\r` and the `\n`: a longer line stops here.
+            let n = (&mut self.reader)
+                .take(self.max_line + 2)
                 .read_until(b'\n', &mut self.buf)
                 .map_err(|e| Error::io(&self.path, e))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line += 1;
+            let content = self.buf.len()
+                - match self.buf.as_slice() {
+                    [.., b'\r', b'\n'] => 2,
+                    [.., b'\n'] => 1,
+                    _ => 0,
+                };
+            if content as u64 > self.max_line {
+                return Err(Error::record(
+                    &self.path,
+                    self.line,
+                    None,
+                    format!(
+                        "the line is longer than {} bytes, the limit for a record \
+                         (PREF_MAX_LINE_BYTES raises it)",
+                        self.max_line
+                    ),
+                ));
+            }
             let start_offset = self.offset;
             self.offset += n as u64;
             let unterminated = self.buf.last() != Some(&b'\n');
@@ -120,12 +169,14 @@ impl LineReader {
     }
 }
 
-/// Strips serde_json's " at line L column C" suffix: we report our own position.
+/// Strips serde_json's " at line L column C" suffix (we report our own position)
+/// and cuts long quoted values ([`shorten_quotes`]).
 fn clean_message(msg: String) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    }
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => &msg,
+    };
+    shorten_quotes(msg).into_owned()
 }
 
 /// Field name from a serde "missing field `x`" message.
@@ -201,7 +252,8 @@ fn located_error<T: DeserializeOwned>(
             let field = if field_path == "." || field_path.is_empty() || field_path == "?" {
                 missing_field(&message)
             } else {
-                Some(field_path)
+                // The path may hold a map key from the input.
+                Some(quote(&field_path).into_owned())
             };
             Error::record(path, line, field, message)
         }

@@ -14,7 +14,7 @@ pub mod records;
 pub mod run;
 
 pub use battles::BattleTable;
-pub use error::{Error, Location, Result};
+pub use error::{quote, shorten_quotes, Error, Location, Result, QUOTE_MAX_CHARS};
 pub use io::{detect_format, read_records, write_json_atomic, write_records, Format, TableRecord};
 pub use jsonl::{read_jsonl, write_jsonl, JsonlReader, JsonlWriter};
 pub use npy::{ActivationMatrix, Matrix};

@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{quote, shorten_quotes, Error, Result};
 use crate::jsonl::{parse_json_array, parse_value, read_all, LineReader};
 use crate::records::Task;
 
@@ -392,7 +392,8 @@ impl std::str::FromStr for Source {
             "outcomes" | "emergent-values" => Source::Outcomes,
             _ => {
                 return Err(format!(
-                    "unknown source `{s}`: expected tasks, alpaca, math, wildchat, cnn_dailymail, arena or outcomes"
+                    "unknown source `{}`: expected tasks, alpaca, math, wildchat, cnn_dailymail, arena or outcomes",
+                    quote(s)
                 ))
             }
         })
@@ -496,7 +497,10 @@ pub fn load_leaderboard(
         if let Some(c) = category {
             return Err(Error::format(
                 path,
-                format!("category `{c}` asked, but this leaderboard file has no categories"),
+                format!(
+                    "category `{}` asked, but this leaderboard file has no categories",
+                    quote(c)
+                ),
             ));
         }
     }
@@ -576,7 +580,10 @@ fn check_entries(
                 path,
                 line,
                 field("model"),
-                format!("`{}` is listed twice (first at line {first})", e.model),
+                format!(
+                    "`{}` is listed twice (first at line {first})",
+                    quote(&e.model)
+                ),
             ));
         }
         out.push(e);
@@ -641,7 +648,12 @@ fn json_object<'a>(
             let line = line_at(text, offset_in(text, object)) + e.line().saturating_sub(1) as u64;
             let msg = e.to_string();
             let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-            Error::record(path, line, field.map(str::to_string), msg.to_string())
+            Error::record(
+                path,
+                line,
+                field.map(|f| quote(f).into_owned()),
+                shorten_quotes(msg),
+            )
         })
 }
 
@@ -683,8 +695,9 @@ fn leaderboard_json(
                 Error::format(
                     path,
                     format!(
-                        "no category `{c}` in this leaderboard; available: {}",
-                        names.join(", ")
+                        "no category `{}` in this leaderboard; available: {}",
+                        quote(c),
+                        quote(&names.join(", "))
                     ),
                 )
             })?,
@@ -698,7 +711,7 @@ fn leaderboard_json(
                         format!(
                             "several categories and none of them is `full`, `overall` or \
                              `text`: choose one of {}",
-                            names.join(", ")
+                            quote(&names.join(", "))
                         ),
                     )
                 })?,
@@ -709,14 +722,17 @@ fn leaderboard_json(
             .map(|(_, v)| v.get())
             .unwrap_or("{}");
         (
-            format!("{chosen}."),
+            format!("{}.", quote(chosen)),
             json_object(path, text, Some(chosen), raw)?,
         )
     } else {
         if let Some(c) = category {
             return Err(Error::format(
                 path,
-                format!("category `{c}` asked, but this leaderboard file has no categories"),
+                format!(
+                    "category `{}` asked, but this leaderboard file has no categories",
+                    quote(c)
+                ),
             ));
         }
         (String::new(), top)
@@ -748,7 +764,8 @@ fn leaderboard_json(
                     Error::Record { at, field, message } => Error::Record {
                         at,
                         field: Some(format!(
-                            "{prefix}{model}{}",
+                            "{prefix}{}{}",
+                            quote(&model),
                             field.map(|f| format!(".{f}")).unwrap_or_default()
                         )),
                         message,
@@ -757,7 +774,7 @@ fn leaderboard_json(
                 });
             }
         };
-        out.push((line, format!("{prefix}{model}."), entry));
+        out.push((line, format!("{prefix}{}.", quote(&model)), entry));
     }
     Ok(out)
 }
@@ -814,7 +831,7 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
             } => format!("expected {expected_len} fields, found {len}"),
-            _ => e.to_string(),
+            _ => shorten_quotes(&e.to_string()).into_owned(),
         };
         Error::record(path, line, None, msg)
     };
@@ -834,7 +851,10 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
             path,
             1,
             None,
-            format!("header has no model column (`model`): {}", header.join(",")),
+            format!(
+                "header has no model column (`model`): {}",
+                quote(&header.join(","))
+            ),
         )
     })?;
     let rating_col =
@@ -845,7 +865,7 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
                 None,
                 format!(
                     "header has no rating column (`rating`, `Elo rating`, `elo`, `score`): {}",
-                    header.join(",")
+                    quote(&header.join(","))
                 ),
             )
         })?;
@@ -864,8 +884,8 @@ fn leaderboard_csv(path: &Path, text: &str) -> Result<Vec<(u64, String, Leaderbo
                 Error::record(
                     path,
                     line,
-                    Some(header[col].clone()),
-                    format!("expected a number, got `{s}`"),
+                    Some(quote(&header[col]).into_owned()),
+                    format!("expected a number, got `{}`", quote(s)),
                 )
             })
         };

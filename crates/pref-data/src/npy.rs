@@ -10,7 +10,7 @@ use std::path::Path;
 
 use npyz::{DType, NpyFile, Order, WriterBuilder};
 
-use crate::error::{Error, Result};
+use crate::error::{quote, shorten_quotes, Error, Result};
 
 /// A dense row-major matrix.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,10 +34,92 @@ impl<T: Copy> Matrix<T> {
     }
 }
 
+/// The `shape` tuple of a `.npy` header, read before npyz parses it: npyz
+/// multiplies the dimensions without an overflow check (a panic in a debug
+/// build, a wrapped count in a release one), so a hostile header must be caught
+/// first. Only the shape is read here; `None` when it cannot be found, and npyz
+/// then reports what is wrong with the header.
+fn header_shape(f: &mut File) -> Option<Vec<u64>> {
+    use std::io::{Read, Seek};
+    let mut pre = [0u8; 12];
+    let read = f.read_exact(&mut pre);
+    f.rewind().ok()?;
+    read.ok()?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let (len, start) = match pre[6] {
+        1 => (u16::from_le_bytes([pre[8], pre[9]]) as u64, 10),
+        _ => (
+            u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as u64,
+            12,
+        ),
+    };
+    let mut header = vec![0u8; len.min(1 << 20) as usize];
+    f.seek(std::io::SeekFrom::Start(start)).ok()?;
+    let read = f.read_exact(&mut header);
+    f.rewind().ok()?;
+    read.ok()?;
+    let text = String::from_utf8_lossy(&header);
+    let after = &text[text.find("shape")? + 5..];
+    let tuple = &after[after.find('(')? + 1..];
+    let tuple = &tuple[..tuple.find(')')?];
+    tuple
+        .split(',')
+        .map(|d| d.trim().trim_end_matches('L'))
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<u64>().ok())
+        .collect()
+}
+
 fn open(path: &Path) -> Result<NpyFile<BufReader<File>>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    NpyFile::new(BufReader::new(f))
-        .map_err(|e| Error::format(path, format!("not a valid .npy file: {e}")))
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    if let Some(shape) = header_shape(&mut f) {
+        // Every element takes at least one byte.
+        match shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d)) {
+            Some(n) if n <= file_len => {}
+            n => {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "the header's shape {shape:?} has {} elements, more than the file's \
+                         {file_len} bytes can hold",
+                        n.map_or("more than 2^64".to_string(), |n| n.to_string())
+                    ),
+                ))
+            }
+        }
+    }
+    let npy = NpyFile::new(BufReader::new(f)).map_err(|e| {
+        Error::format(
+            path,
+            format!("not a valid .npy file: {}", shorten_quotes(&e.to_string())),
+        )
+    })?;
+    // The header's shape must fit the file: a shape whose product overflows, or
+    // that promises more data than the file holds, is refused here rather than
+    // allocated for or indexed past.
+    let shape = npy.shape().to_vec();
+    let item = match npy.dtype() {
+        DType::Plain(ts) => ts.size_field(),
+        _ => 1,
+    };
+    let bytes = shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d))
+        .and_then(|n| n.checked_mul(item));
+    match bytes {
+        Some(b) if b <= file_len && usize::try_from(b).is_ok() => Ok(npy),
+        _ => Err(Error::format(
+            path,
+            format!(
+                "the header's shape {shape:?} (of {item}-byte elements) needs {} bytes of data, \
+                 but the file has {file_len} bytes",
+                bytes.map_or("more than 2^64".to_string(), |b| b.to_string())
+            ),
+        )),
+    }
 }
 
 /// The numpy type string, e.g. `<f4`, `<i8`.
@@ -48,7 +130,7 @@ fn type_str(path: &Path, dtype: &DType) -> Result<String> {
             path,
             format!(
                 "unsupported dtype {}: expected a plain numeric array",
-                other.descr()
+                quote(&other.descr())
             ),
         )),
     }
@@ -337,7 +419,13 @@ impl ActivationMatrix {
         let text = std::fs::read_to_string(ids_path).map_err(|e| Error::io(ids_path, e))?;
         let ids: Vec<String> = if text.trim_start().starts_with('[') {
             serde_json::from_str(&text).map_err(|e| {
-                Error::format(ids_path, format!("expected a JSON array of strings: {e}"))
+                Error::format(
+                    ids_path,
+                    format!(
+                        "expected a JSON array of strings: {}",
+                        shorten_quotes(&e.to_string())
+                    ),
+                )
             })?
         } else {
             text.lines()

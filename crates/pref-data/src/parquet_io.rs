@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_arrow::schema::{SchemaLike, TracingOptions};
 
 use crate::battles::BattleTable;
-use crate::error::{Error, Result};
+use crate::error::{quote, shorten_quotes, Error, Result};
 use crate::io::TableRecord;
 use crate::records::{
     Battle, Comparison, JudgeDecision, LoggedSample, PairCounts, Record, Task, Winner,
@@ -39,7 +39,7 @@ fn writer_props() -> WriterProperties {
 }
 
 fn pq_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::format(path, format!("{what}: {e}"))
+    Error::format(path, format!("{what}: {}", shorten_quotes(&e.to_string())))
 }
 
 fn write_batches(path: &Path, schema: Arc<Schema>, batches: Vec<RecordBatch>) -> Result<()> {
@@ -152,12 +152,14 @@ pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {
                 format!(
                     "missing column `{}` (columns: {})",
                     names.join("` or `"),
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    quote(
+                        &schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 ),
             )
         })
@@ -208,7 +210,7 @@ pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {
                     Some("winner".into()),
                     format!(
                         "unknown value `{}`: expected {}",
-                        winners.models[w as usize],
+                        quote(&winners.models[w as usize]),
                         Winner::EXPECTED
                     ),
                 ));
@@ -221,7 +223,7 @@ pub(crate) fn read_battle_table_parquet(path: &Path) -> Result<BattleTable> {
                     Some("b".into()),
                     format!(
                         "self-battle: `{}` against itself",
-                        table.models[table.a[i] as usize]
+                        quote(&table.models[table.a[i] as usize])
                     ),
                 ));
             }
@@ -318,7 +320,12 @@ fn read_serde_rows<R: DeserializeOwned>(path: &Path) -> Result<Vec<(u64, R)>> {
         let items: Vec<R> = serde_arrow::from_record_batch(&batch).map_err(|e| {
             Error::format(
                 path,
-                format!("rows {}..{}: {e}", row, row + batch.num_rows() as u64 - 1),
+                format!(
+                    "rows {}..{}: {}",
+                    row,
+                    row + batch.num_rows() as u64 - 1,
+                    shorten_quotes(&e.to_string())
+                ),
             )
         })?;
         for it in items {
@@ -351,7 +358,7 @@ fn json_text(
                 path,
                 row,
                 Some(field.into()),
-                format!("invalid JSON text: {e}"),
+                format!("invalid JSON text: {}", shorten_quotes(&e.to_string())),
             )
         })
     })
@@ -509,7 +516,7 @@ impl TableRecord for JudgeDecision {
                     path,
                     r,
                     Some("winner".into()),
-                    format!("expected {}, got `{}`", Winner::EXPECTED, x.winner),
+                    format!("expected {}, got `{}`", Winner::EXPECTED, quote(&x.winner)),
                 )
             })?;
             out.push((

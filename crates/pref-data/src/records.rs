@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::quote;
+
 /// A record type that pref reads and writes.
 pub trait Record: Serialize + for<'de> Deserialize<'de> {
     /// Human-readable name used in error messages ("Battle", "Task", …).
@@ -196,7 +198,7 @@ impl Record for Comparison {
         if self.a == self.b {
             return Err(FieldError::new(
                 "b",
-                format!("compares `{}` with itself", self.a),
+                format!("compares `{}` with itself", quote(&self.a)),
             ));
         }
         for (f, v) in [("logprob_a", self.logprob_a), ("logprob_b", self.logprob_b)] {
@@ -286,7 +288,7 @@ impl Record for PairCounts {
         if self.a == self.b {
             return Err(FieldError::new(
                 "b",
-                format!("pairs `{}` with itself", self.a),
+                format!("pairs `{}` with itself", quote(&self.a)),
             ));
         }
         for (f, v) in [("count_a", self.count_a), ("count_b", self.count_b)] {
@@ -371,7 +373,7 @@ impl Record for Battle {
         if self.a == self.b {
             return Err(FieldError::new(
                 "b",
-                format!("self-battle: `{}` against itself", self.a),
+                format!("self-battle: `{}` against itself", quote(&self.a)),
             ));
         }
         Ok(())
@@ -462,7 +464,7 @@ impl Record for JudgeDecision {
         if self.model_a == self.model_b {
             return Err(FieldError::new(
                 "model_b",
-                format!("compares `{}` with itself", self.model_a),
+                format!("compares `{}` with itself", quote(&self.model_a)),
             ));
         }
         if let Some(p) = self.choice_prob {
@@ -501,7 +503,7 @@ impl Record for LoggedSample {
         non_empty("prompt_id", &self.prompt_id)?;
         logprob("base_policy_logprob", self.base_policy_logprob)?;
         for (policy, lp) in &self.target_policy_logprobs {
-            logprob(&format!("target_policy_logprobs.{policy}"), *lp)?;
+            logprob(&format!("target_policy_logprobs.{}", quote(policy)), *lp)?;
         }
         unit_interval("judge_score", self.judge_score)?;
         if let Some(o) = self.oracle_label {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{quote, Error, Result};
 use crate::jsonl::{parse_value, LineReader};
 
 /// Deterministic record id: the first 32 hex digits of sha256 over the parts
@@ -148,7 +148,7 @@ impl RunDir {
                 .span()
                 .map(|s| 1 + text[..s.start].matches('\n').count() as u64)
                 .unwrap_or(0);
-            Error::record(&path, line, None, e.message().to_string())
+            Error::record(&path, line, None, crate::error::shorten_quotes(e.message()))
         })
     }
 
@@ -165,6 +165,43 @@ impl RunDir {
     /// The plots directory.
     pub fn plots_dir(&self) -> PathBuf {
         self.root.join("plots")
+    }
+
+    /// Temporary files (`.tmp-<pid>-<name>`) that an atomic write killed before
+    /// its rename left in the directory, `plots/` or `records/`, sorted.
+    pub fn temporaries(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for dir in [
+            self.root.clone(),
+            self.plots_dir(),
+            self.root.join("records"),
+        ] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                    out.push(entry.path());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes the [`temporaries`](Self::temporaries) of killed writers; call it
+    /// only while holding the run's lock (no writer of this run is alive then).
+    /// Returns what was removed.
+    pub fn remove_temporaries(&self) -> Result<Vec<PathBuf>> {
+        let found = self.temporaries()?;
+        for p in &found {
+            fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+        }
+        Ok(found)
     }
 
     /// Writes a final JSON file (e.g. `results.json`) atomically.
@@ -228,7 +265,7 @@ pub fn scan_records<T: DeserializeOwned>(path: &Path) -> Result<ScannedLog<T>> {
                         path,
                         l.line,
                         Some("id".into()),
-                        format!("duplicate record id `{id}`"),
+                        format!("duplicate record id `{}`", quote(&id)),
                     ));
                 }
                 out.entries.push((id, rec));
@@ -287,7 +324,8 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
         let needs_newline = scanned.last_unterminated;
         if let Some(line) = scanned.torn_line {
             tracing::warn!(
-                "{}:{line}: dropping a last line cut short by a killed writer ({repaired_bytes} bytes)",
+                "{}:{line}: dropping a last line cut short ({repaired_bytes} bytes; a killed \
+                 writer, or a write that failed half-way)",
                 path.display(),
             );
         }
@@ -384,9 +422,25 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
             }
         }
         self.line.push(b'\n');
-        self.file
-            .write_all(&self.line)
-            .map_err(|e| Error::io(&self.path, e))?;
+        let before = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        if let Err(e) = self.file.write_all(&self.line) {
+            // A full disk (or a file-size limit) can take part of the line: cut
+            // the file back so that no partial record is left for the next open
+            // to mistake for a killed writer's.
+            let _ = self.file.set_len(before);
+            return Err(Error::Format {
+                path: self.path.clone(),
+                message: format!(
+                    "cannot append a record ({e}); the log keeps its {} complete record(s) \
+                     and a resume continues from them once the cause is fixed",
+                    self.entries.len()
+                ),
+            });
+        }
         self.index.insert(id.to_string(), self.entries.len());
         self.entries.push((id.to_string(), record));
         Ok(true)

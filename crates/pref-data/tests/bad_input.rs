@@ -398,3 +398,231 @@ fn semantic_errors_name_the_field() {
     assert_eq!(cause.to_string(), "No such file or directory (os error 2)");
     assert!(std::error::Error::source(cause).is_none());
 }
+
+/// A value of 1,000,000 bytes in a field is quoted by its first 80 characters and
+/// its length, in serde's messages as in pref-data's own (`pref_data::quote`).
+#[test]
+fn long_values_are_cut_in_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "é".repeat(500_000); // 1,000,000 bytes, 500,000 characters
+    let cut = format!("{}… (1000000 bytes)", "é".repeat(80));
+    let cases = [
+        // serde's own message quotes the value between backticks...
+        (
+            format!("{{\"a\": \"x\", \"b\": \"y\", \"winner\": \"{long}\"}}\n"),
+            format!(
+                ":1: winner: unknown variant `{cut}`, expected one of `a`, `model_a`, `b`, \
+                 `model_b`, `tie`, `tie (bothbad)`"
+            ),
+        ),
+        // ... and validation quotes it with `quote`.
+        (
+            format!("{{\"a\": \"{long}\", \"b\": \"{long}\", \"winner\": \"a\"}}\n"),
+            format!(":1: b: self-battle: `{cut}` against itself"),
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let p = write(dir.path(), &format!("long{i}.jsonl"), text.as_bytes());
+        let e = read_jsonl::<Battle>(&p).unwrap_err().to_string();
+        assert_eq!(e, format!("{}{want}", p.display()));
+    }
+    // serde's message quotes it between double quotes.
+    let p = write(
+        dir.path(),
+        "long_count.jsonl",
+        format!("{{\"a\": \"x\", \"b\": \"y\", \"count_a\": \"{long}\", \"count_b\": 1}}\n")
+            .as_bytes(),
+    );
+    let e = read_jsonl::<PairCounts>(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}:1: count_a: invalid type: string \"{cut}\", expected f64",
+            p.display()
+        )
+    );
+    let e = long.parse::<pref_data::loaders::Source>().unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "unknown source `{cut}`: expected tasks, alpaca, math, wildchat, cnn_dailymail, \
+             arena or outcomes"
+        )
+    );
+}
+
+#[test]
+fn quote_keeps_short_values_and_cuts_long_ones_at_a_character() {
+    use pref_data::{quote, shorten_quotes};
+    let eighty = "a".repeat(80);
+    assert_eq!(quote(&eighty), eighty);
+    assert_eq!(
+        quote(&format!("{eighty}b")),
+        format!("{eighty}… (81 bytes)")
+    );
+    // Cut after 80 characters, not bytes: "ü" is 2 bytes.
+    let u = "ü".repeat(81);
+    assert_eq!(quote(&u), format!("{}… (162 bytes)", "ü".repeat(80)));
+    // Spans between backticks or double quotes; `\"` does not end a span.
+    let long = format!("{eighty}xyz");
+    let msg = format!("bad `{long}` and \"{eighty}\\\"{long}\" and `short`");
+    assert_eq!(
+        shorten_quotes(&msg),
+        format!(
+            "bad `{eighty}… (83 bytes)` and \"{}… (165 bytes)\" and `short`",
+            &format!("{eighty}\\\"{long}")[..80]
+        )
+    );
+    // An unclosed span runs to the end.
+    assert_eq!(
+        shorten_quotes(&format!("oops `{long}")),
+        format!("oops `{eighty}… (83 bytes)")
+    );
+}
+
+/// `.npy` bytes (format 1.0) with the given header dictionary and data bytes;
+/// the header is padded with spaces to a multiple of 64 bytes, as numpy writes it.
+fn npy_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = dict.to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// A header whose shape overflows, or promises more data than the file holds, is
+/// an error naming the shape (it panicked on an index out of bounds).
+#[test]
+fn npy_headers_that_do_not_fit_the_file_are_errors() {
+    use pref_data::npy::{read_npy_matrix_f32, read_npy_matrix_f64, read_npy_vector_f64};
+    let dir = tempfile::tempdir().unwrap();
+    // 2^33 × 2^33 × 8 bytes overflows u64.
+    let p = write(
+        dir.path(),
+        "overflow.npy",
+        &npy_bytes(
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (8589934592, 8589934592), }",
+            &[0u8; 16],
+        ),
+    );
+    let e = read_npy_matrix_f64(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: the header's shape [8589934592, 8589934592] has more than 2^64 elements, more \
+             than the file's 144 bytes can hold",
+            p.display()
+        )
+    );
+    // 3 × 2 f4 = 24 bytes promised, 8 present.
+    let p = write(
+        dir.path(),
+        "short.npy",
+        &npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }",
+            &[0u8; 8],
+        ),
+    );
+    let e = read_npy_matrix_f32(&p).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}: cannot read data: ", p.display())),
+        "{e}"
+    );
+    // 10 × 10 elements of 8 bytes (800 bytes) in a 136-byte file: the element
+    // count passes, the byte count does not.
+    let p = write(
+        dir.path(),
+        "wide.npy",
+        &npy_bytes(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (10, 10), }",
+            &[0u8; 8],
+        ),
+    );
+    let e = read_npy_matrix_f64(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: the header's shape [10, 10] (of 8-byte elements) needs 800 bytes of data, \
+             but the file has 136 bytes",
+            p.display()
+        )
+    );
+    // A vector of 10^18 doubles in a 136-byte file.
+    let p = write(
+        dir.path(),
+        "huge.npy",
+        &npy_bytes(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000000000,), }",
+            &[0u8; 8],
+        ),
+    );
+    let e = read_npy_vector_f64(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: the header's shape [1000000000000000000] has 1000000000000000000 elements, \
+             more than the file's 136 bytes can hold",
+            p.display()
+        )
+    );
+}
+
+/// A line longer than the limit is an error naming its line, read no further
+/// than the limit: 100 MB of one line compress to about 100 KB of gzip, and the
+/// reader stops after 64 MiB + 2 bytes of it (the default limit) instead of
+/// loading it. A lower limit set on the reader applies the same way.
+#[test]
+fn an_overlong_line_is_refused_not_loaded() {
+    use flate2::write::GzEncoder;
+    use pref_data::jsonl::{LineReader, DEFAULT_MAX_LINE_BYTES};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bomb.jsonl.gz");
+    let mut gz = GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(b"{\"a\": \"x\", \"b\": \"y\", \"winner\": \"a\"}\n")
+        .unwrap();
+    gz.write_all(b"{\"a\": \"").unwrap();
+    let chunk = vec![b'z'; 1 << 20];
+    for _ in 0..100 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.write_all(b"\", \"b\": \"y\", \"winner\": \"a\"}\n")
+        .unwrap();
+    gz.finish().unwrap();
+    assert!(std::fs::metadata(&p).unwrap().len() < 1 << 20);
+    assert_eq!(DEFAULT_MAX_LINE_BYTES, 64 << 20);
+    let e = read_jsonl::<Battle>(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}:2: the line is longer than 67108864 bytes, the limit for a record \
+             (PREF_MAX_LINE_BYTES raises it)",
+            p.display()
+        )
+    );
+    // A limit of 35 bytes: line 1 (35 bytes + \r\n) passes, line 2 (36) does not.
+    let q = write(
+        dir.path(),
+        "crlf.jsonl",
+        b"{\"a\": \"x\", \"b\": \"y\", \"winner\": \"a\"}\r\n{\"a\": \"xx\", \"b\": \"y\", \"winner\": \"a\"}\r\n",
+    );
+    let mut r = LineReader::open(&q).unwrap().with_max_line_bytes(35);
+    assert_eq!(r.next_line().unwrap().unwrap().bytes.len(), 35);
+    let e = r.next_line().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}:2: the line is longer than 35 bytes, the limit for a record \
+             (PREF_MAX_LINE_BYTES raises it)",
+            q.display()
+        )
+    );
+}

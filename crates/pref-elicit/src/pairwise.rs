@@ -715,7 +715,12 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
         n_ratings: None,
         readout: Some(readout),
         model: run.model(s.role)?.id().to_string(),
-        warnings: plan.warnings.clone(),
+        warnings: plan
+            .warnings
+            .iter()
+            .cloned()
+            .chain(fit.as_ref().and_then(|f| f.disconnected.clone()))
+            .collect(),
         seconds: Seconds {
             elicitation: elicit_seconds,
             fit: fit_seconds,

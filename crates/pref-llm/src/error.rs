@@ -60,3 +60,32 @@ pub enum Error {
     #[error(transparent)]
     Data(#[from] pref_data::Error),
 }
+
+impl Error {
+    /// The same error with `f` applied to every message text it carries: the
+    /// HTTP backend passes each error through its key redaction, so a key that a
+    /// server echoes anywhere in an answer (even in a field that fails to parse)
+    /// never reaches a message.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Self {
+        match self {
+            Error::Backend(m) => Error::Backend(f(&m)),
+            Error::Invalid(m) => Error::Invalid(f(&m)),
+            Error::Unsupported { backend, what } => Error::Unsupported {
+                backend,
+                what: f(&what),
+            },
+            Error::Http {
+                url,
+                status,
+                attempts,
+                message,
+            } => Error::Http {
+                url,
+                status,
+                attempts,
+                message: f(&message),
+            },
+            other => other,
+        }
+    }
+}

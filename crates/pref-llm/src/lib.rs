@@ -12,6 +12,8 @@ pub mod embed;
 #[cfg(feature = "llama")]
 pub mod hidden;
 #[cfg(feature = "llama")]
+pub mod jinja;
+#[cfg(feature = "llama")]
 pub mod llama;
 #[cfg(feature = "openai")]
 pub mod openai;

@@ -45,6 +45,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::jinja::JinjaTemplate;
 use crate::model::{LanguageModel, ModelId};
 use crate::types::{
     ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, SamplingParams,
@@ -74,9 +75,12 @@ pub fn try_backend() -> Result<&'static LlamaBackend> {
 pub struct LlamaConfig {
     /// `default` (SmolLM2-135M-Instruct), `gemma-3-270m`, or a path to any GGUF file.
     pub model: String,
-    /// Chat template: `None` uses the GGUF's own; otherwise a llama.cpp built-in
-    /// template name (`gemma`, `chatml`, `llama3`, …). `gemma-3-270m` defaults to `gemma`
-    /// because that GGUF (a base model) ships none.
+    /// Chat template: `None` renders the GGUF's own Jinja template
+    /// (`tokenizer.chat_template`) as llama.cpp's server does (`crate::jinja`);
+    /// otherwise a llama.cpp built-in template name (`gemma`, `chatml`, `llama3`,
+    /// …; [`builtin_templates`] lists them). `gemma-3-270m` defaults to `gemma`
+    /// because that GGUF (a base model) ships none. The model id records which
+    /// (`template=jinja:<sha256 prefix>` or the built-in's name).
     pub chat_template: Option<String>,
     /// Context length in tokens (prompt + continuation or generation).
     pub n_ctx: u32,
@@ -125,7 +129,7 @@ pub struct LlamaInfo {
     pub n_embd: usize,
     /// Vocabulary size.
     pub n_vocab: usize,
-    /// Chat template used (`gguf` = the file's own).
+    /// Chat template used: `jinja:<sha256 prefix>` (the GGUF's own) or a built-in's name.
     pub chat_template: String,
     /// The resolved configuration.
     pub config: LlamaConfig,
@@ -165,6 +169,7 @@ fn resolve(model: &str) -> Result<(String, PathBuf, String, Option<&'static str>
             path,
         });
     }
+    check_gguf(&path)?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -173,12 +178,114 @@ fn resolve(model: &str) -> Result<(String, PathBuf, String, Option<&'static str>
     Ok((name, path, sha, None))
 }
 
+/// Refuses a file that is not GGUF (llama.cpp would only say `null result`).
+fn check_gguf(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| Error::Backend(format!("{}: {e}", path.display())))?;
+    if n < 4 || &magic != b"GGUF" {
+        return Err(Error::Invalid(format!(
+            "{}: not a GGUF model file (it does not start with the bytes `GGUF`); the embedded \
+             backend loads llama.cpp GGUF files",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The names of llama.cpp's built-in chat templates.
+pub fn builtin_templates() -> Vec<String> {
+    let mut ptrs = vec![std::ptr::null(); 128];
+    // SAFETY: llama.cpp writes at most `len` pointers to static C strings and
+    // returns how many templates it has.
+    let n = unsafe { llama_cpp_sys_2::llama_chat_builtin_templates(ptrs.as_mut_ptr(), ptrs.len()) };
+    let n = usize::try_from(n).unwrap_or(0).min(ptrs.len());
+    ptrs[..n]
+        .iter()
+        .filter(|p| !p.is_null())
+        // SAFETY: non-null pointers to NUL-terminated static strings (above).
+        .map(|&p| {
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// A prompt as the model sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPrompt {
+    /// The chat template's output.
+    pub text: String,
+    /// Its token ids (special tokens parsed, BOS added when the vocabulary says so).
+    pub tokens: Vec<i32>,
+}
+
+/// How prompts are rendered: the GGUF's own Jinja template (the default, as
+/// llama.cpp's server does), or a llama.cpp built-in chosen by name.
+enum ChatTemplate {
+    Jinja(Box<JinjaTemplate>),
+    Builtin(LlamaChatTemplate),
+}
+
+impl ChatTemplate {
+    /// The template for `model`; also its label in the model id
+    /// (`jinja:<sha256 of the source, 16 hex>` or the built-in's name).
+    fn load(model: &LlamaModel, name: Option<&str>, path: &Path) -> Result<(Self, String)> {
+        if let Some(name) = name {
+            let names = builtin_templates();
+            if !names.iter().any(|n| n == name) {
+                return Err(Error::Invalid(format!(
+                    "chat_template `{}` is not one of llama.cpp's built-in templates ({}); leave \
+                     it unset to use the GGUF's own",
+                    name.chars().take(40).collect::<String>(),
+                    names.join(", ")
+                )));
+            }
+            let t = LlamaChatTemplate::new(name)
+                .map_err(|e| Error::Invalid(format!("chat_template `{name}`: {e}")))?;
+            return Ok((ChatTemplate::Builtin(t), name.to_string()));
+        }
+        let source = model.meta_val_str("tokenizer.chat_template").map_err(|_| {
+            Error::Invalid(format!(
+                "{} has no chat template: set chat_template to one of llama.cpp's built-in \
+                 templates (e.g. \"gemma\" or \"chatml\")",
+                path.display()
+            ))
+        })?;
+        let vocab = model.vocab();
+        let text = |t: LlamaToken| -> String {
+            if t.0 < 0 {
+                return String::new();
+            }
+            vocab
+                .text(t)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let t = JinjaTemplate::new(
+            &source,
+            &text(vocab.bos()),
+            &text(vocab.eos()),
+            vocab.should_add_bos(),
+            vocab.should_add_eos(),
+        )
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let label = format!("jinja:{}", &t.sha256()[..16]);
+        Ok((ChatTemplate::Jinja(Box::new(t)), label))
+    }
+}
+
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// Most continuations one [`LlamaLm::score_shared`] call takes (sequences of the context).
 pub const MAX_SHARED: u32 = 15;
+const _: () = assert!(MAX_SHARED < crate::spec::MIN_N_CTX);
 
 enum Job {
+    Prompt(Vec<Message>, Reply<RenderedPrompt>),
     Generate(Vec<Message>, SamplingParams, Reply<Completion>),
     Score(Vec<Message>, String, Reply<TokenLogprobs>),
     Choice(Vec<Message>, Vec<String>, Reply<ChoiceLogprobs>),
@@ -197,14 +304,20 @@ pub struct LlamaLm {
 impl LlamaLm {
     /// Loads a model (blocking: a few hundred milliseconds for the embedded models).
     pub fn load(config: LlamaConfig) -> Result<Self> {
-        if config.n_ctx == 0
-            || config.n_ubatch == 0
-            || config.n_threads <= 0
-            || config.prompt_block == 0
-        {
+        if config.n_ctx < crate::spec::MIN_N_CTX {
+            // llama.cpp asserts (`n_outputs_max <= cparams.n_outputs_max`, an
+            // abort) when the context is smaller than its sequence count.
             return Err(Error::Invalid(format!(
-                "n_ctx, n_ubatch, n_threads and prompt_block must be positive (got {}, {}, {}, {})",
-                config.n_ctx, config.n_ubatch, config.n_threads, config.prompt_block
+                "n_ctx must be at least {} (the context holds up to {} sequences), got {}",
+                crate::spec::MIN_N_CTX,
+                MAX_SHARED + 1,
+                config.n_ctx
+            )));
+        }
+        if config.n_ubatch == 0 || config.n_threads <= 0 || config.prompt_block == 0 {
+            return Err(Error::Invalid(format!(
+                "n_ubatch, n_threads and prompt_block must be positive (got {}, {}, {})",
+                config.n_ubatch, config.n_threads, config.prompt_block
             )));
         }
         let (name, path, sha256, default_template) = resolve(&config.model)?;
@@ -216,15 +329,14 @@ impl LlamaLm {
         let (jobs, rx) = mpsc::channel();
         let cfg = config.clone();
         let p = path.clone();
-        let tmpl = template.clone();
+        let tmpl = template;
         std::thread::Builder::new()
             .name(format!("llama-{name}"))
             .spawn(move || worker(cfg, p, tmpl, ready_tx, rx))
             .map_err(|e| Error::Backend(format!("cannot start the llama.cpp worker: {e}")))?;
-        let (n_layer, n_embd, n_vocab) = ready_rx
+        let (n_layer, n_embd, n_vocab, template_name) = ready_rx
             .recv()
             .map_err(|_| Error::Backend("the llama.cpp worker stopped while loading".into()))??;
-        let template_name = template.unwrap_or_else(|| "gguf".into());
         let id = ModelId {
             backend: "llama.cpp".into(),
             name,
@@ -267,6 +379,12 @@ impl LlamaLm {
     /// What was loaded and how it runs.
     pub fn info(&self) -> &LlamaInfo {
         &self.info
+    }
+
+    /// The prompt the model sees for `messages` (the chat template rendered,
+    /// the assistant's turn opened) and its token ids.
+    pub async fn prompt(&self, messages: &[Message]) -> Result<RenderedPrompt> {
+        self.ask(|r| Job::Prompt(messages.to_vec(), r)).await
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T> {
@@ -319,7 +437,7 @@ fn worker(
     cfg: LlamaConfig,
     path: PathBuf,
     template: Option<String>,
-    ready: mpsc::Sender<Result<(usize, usize, usize)>>,
+    ready: mpsc::Sender<Result<(usize, usize, usize, String)>>,
     jobs: mpsc::Receiver<Job>,
 ) {
     let setup = || -> Result<(LlamaModel, &'static LlamaBackend)> {
@@ -358,18 +476,7 @@ fn worker(
             return;
         }
     };
-    let chat_template = match &template {
-        Some(t) => {
-            LlamaChatTemplate::new(t).map_err(|e| Error::Invalid(format!("chat template: {e}")))
-        }
-        None => model.chat_template(None).map_err(|_| {
-            Error::Invalid(format!(
-                "{} has no chat template: set chat_template (e.g. \"gemma\" or \"chatml\")",
-                path.display()
-            ))
-        }),
-    };
-    let chat_template = match chat_template {
+    let (chat_template, label) = match ChatTemplate::load(&model, template.as_deref(), &path) {
         Ok(t) => t,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -380,6 +487,7 @@ fn worker(
         model.n_layer() as usize,
         model.n_embd() as usize,
         model.n_vocab() as usize,
+        label,
     );
     if ready.send(Ok(dims)).is_err() {
         return;
@@ -410,6 +518,12 @@ fn worker(
             Job::ScoreShared(m, c, r) => {
                 let _ = r.send(w.score_shared(&m, &c));
             }
+            Job::Prompt(m, r) => {
+                let _ = r.send(w.render(&m, true).map(|text| {
+                    let tokens = w.tokenize(&text, true).iter().map(|t| t.0).collect();
+                    RenderedPrompt { text, tokens }
+                }));
+            }
         }
     }
 }
@@ -417,7 +531,7 @@ fn worker(
 struct Worker<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
-    template: LlamaChatTemplate,
+    template: ChatTemplate,
     cfg: LlamaConfig,
     path: PathBuf,
     extractor: Option<crate::hidden::ActivationExtractor>,
@@ -458,6 +572,10 @@ impl Worker<'_> {
         if messages.is_empty() {
             return Err(Error::Invalid("no messages".into()));
         }
+        let builtin = match &self.template {
+            ChatTemplate::Jinja(t) => return t.render(messages, add_assistant),
+            ChatTemplate::Builtin(t) => t,
+        };
         let chat = messages
             .iter()
             .map(|m| {
@@ -466,7 +584,7 @@ impl Worker<'_> {
             })
             .collect::<Result<Vec<_>>>()?;
         self.model
-            .apply_chat_template(&self.template, &chat, add_assistant)
+            .apply_chat_template(builtin, &chat, add_assistant)
             .map_err(|e| Error::Backend(format!("cannot apply the chat template: {e}")))
     }
 
@@ -664,9 +782,7 @@ impl Worker<'_> {
     }
 
     fn choice(&mut self, messages: &[Message], options: &[String]) -> Result<ChoiceLogprobs> {
-        if options.len() < 2 {
-            return Err(Error::Invalid("choice needs at least two options".into()));
-        }
+        ChoiceLogprobs::check_options(options)?;
         let p = self.tokenize(&self.render(messages, true)?, true);
         let toks: Vec<Vec<LlamaToken>> = options.iter().map(|o| self.tokenize(o, false)).collect();
         if let Some(i) = toks.iter().position(Vec::is_empty) {

@@ -72,6 +72,11 @@ impl Default for ModelSpec {
     }
 }
 
+/// Smallest context (`n_ctx`) the embedded backend accepts: its context holds up
+/// to 16 sequences (shared-prefix scoring), and llama.cpp aborts on a context
+/// smaller than its sequence count.
+pub const MIN_N_CTX: u32 = 16;
+
 impl ModelSpec {
     /// Checks what serde cannot; `what` names the spec in the message (e.g. `model`).
     pub fn check(&self, what: &str) -> Result<()> {
@@ -96,6 +101,12 @@ impl ModelSpec {
         }
         if self.threads < 1 {
             return Err(Error::Invalid(format!("{what}.threads must be at least 1")));
+        }
+        if self.n_ctx != 0 && self.n_ctx < MIN_N_CTX {
+            return Err(Error::Invalid(format!(
+                "{what}.n_ctx must be 0 (the backend's default) or at least {MIN_N_CTX}, got {}",
+                self.n_ctx
+            )));
         }
         if self.max_concurrency == 0 {
             return Err(Error::Invalid(format!(
@@ -168,6 +179,15 @@ mod tests {
         let e = s.check("judge").unwrap_err().to_string();
         assert!(e.contains("judge.base_url"), "{e}");
         assert!(ModelSpec::default().check("model").is_ok());
+        let small = ModelSpec {
+            n_ctx: 8,
+            ..ModelSpec::default()
+        };
+        assert_eq!(
+            small.check("authors[1].model").unwrap_err().to_string(),
+            "invalid request: authors[1].model.n_ctx must be 0 (the backend's default) or at \
+             least 16, got 8"
+        );
         assert_eq!("openai".parse::<Backend>(), Ok(Backend::Openai));
         assert!("vllm".parse::<Backend>().is_err());
         for url in [

@@ -162,6 +162,30 @@ pub struct ChoiceLogprobs {
 }
 
 impl ChoiceLogprobs {
+    /// Checks the options of a choice request, as every backend does before asking:
+    /// at least two, none empty (or only whitespace), none repeated (a repeated
+    /// option would split its probability between two entries).
+    pub fn check_options(options: &[String]) -> crate::Result<()> {
+        if options.len() < 2 {
+            return Err(crate::Error::Invalid(format!(
+                "a choice needs at least two options, got {}",
+                options.len()
+            )));
+        }
+        if let Some(i) = options.iter().position(|o| o.trim().is_empty()) {
+            return Err(crate::Error::Invalid(format!("option {i} is empty")));
+        }
+        for (j, o) in options.iter().enumerate() {
+            if let Some(i) = options[..j].iter().position(|p| p == o) {
+                return Err(crate::Error::Invalid(format!(
+                    "option `{}` is given twice (options {i} and {j}): options must differ",
+                    pref_data::quote(o)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the normalised probabilities from raw log-probs (log-sum-exp, max-shifted).
     pub fn from_logprobs(options: Vec<String>, logprobs: Vec<f64>) -> Self {
         let m = logprobs.iter().copied().fold(f64::NEG_INFINITY, f64::max);

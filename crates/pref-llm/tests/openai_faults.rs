@@ -267,6 +267,47 @@ async fn malformed_json_is_retried_then_reported() {
     assert!(matches!(e, Error::Http { attempts: 2, .. }), "{e}");
 }
 
+/// A 200 answer that is JSON but not a chat completion, with the key echoed in a
+/// field that fails to parse (`finish_reason`): serde's message quotes the value,
+/// and the error passes through the redaction.
+#[tokio::test]
+async fn an_unparseable_answer_is_reported_without_the_key() {
+    let server = MockServer::start().await;
+    let mut body = ok_body("hi");
+    body["choices"][0]["finish_reason"] = json!(KEY);
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(body),
+        None,
+        1,
+    )
+    .await;
+    let m = lm(&server, fast());
+    let e = m
+        .generate(&hello(), &SamplingParams::default())
+        .await
+        .unwrap_err();
+    let text = format!("{e} {e:?}");
+    assert!(matches!(e, Error::Backend(_)), "{text}");
+    assert!(
+        text.starts_with(
+            "the endpoint's answer is not a chat completion: unknown variant `<redacted>`"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(KEY) && !text.contains("7f3a9c1e"), "{text}");
+    // Through choice_logprobs too.
+    let e = m
+        .choice_logprobs(&hello(), &["A".to_string(), "B".to_string()])
+        .await
+        .unwrap_err();
+    let text = format!("{e} {e:?}");
+    assert!(
+        text.contains("<redacted>") && !text.contains("7f3a9c1e"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn unauthorized_and_not_found_fail_fast_without_the_key() {
     let server = MockServer::start().await;

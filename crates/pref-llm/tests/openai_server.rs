@@ -21,9 +21,7 @@ fn start() -> Option<LocalServer> {
     LocalServer::start_default_or_skip(2)
 }
 
-// An explicit system message: SmolLM2's Jinja template (which the server applies)
-// inserts a default system prompt when there is none, llama.cpp's built-in ChatML
-// (which the embedded backend applies) does not; with one given both render the same.
+// A system message of our own (without one, SmolLM2's template inserts its default).
 const SYSTEM: &str = "You are a helpful assistant.";
 
 fn prompt() -> Vec<Message> {
@@ -137,6 +135,64 @@ async fn real_llama_cpp_server_agrees_with_the_embedded_backend() {
         );
     }
     assert!((rc.normalised[0] - lc.normalised[0]).abs() < 0.01);
+
+    // The embedded backend renders the GGUF's own Jinja template as the server
+    // does: with and without a system message (SmolLM2's template then inserts
+    // its default system prompt), the same prompt text, the same token ids, and
+    // the same P(A) within 0.005.
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        let req = http.post(format!("{}/{path}", server.url())).json(&body);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let question = choice_prompt().pop().unwrap();
+    for messages in [choice_prompt(), vec![question]] {
+        let wire: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
+            .collect();
+        let served = post("apply-template", serde_json::json!({ "messages": wire })).await;
+        let served = served["prompt"].as_str().unwrap().to_string();
+        let tokens = post(
+            "tokenize",
+            serde_json::json!({"content": served, "add_special": true, "parse_special": true}),
+        )
+        .await;
+        let tokens: Vec<i32> = tokens["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap() as i32)
+            .collect();
+        let embedded = local.prompt(&messages).await.unwrap();
+        assert_eq!(embedded.text, served);
+        assert_eq!(embedded.tokens, tokens);
+        let rc = remote.choice_logprobs(&messages, &opts).await.unwrap();
+        let lc = local.choice_logprobs(&messages, &opts).await.unwrap();
+        println!(
+            "system message {}: server P(A) = {:.6}, embedded P(A) = {:.6}",
+            messages.len() > 1,
+            rc.normalised[0],
+            lc.normalised[0]
+        );
+        assert!(
+            (rc.normalised[0] - lc.normalised[0]).abs() <= 0.005,
+            "{rc:?} vs {lc:?}"
+        );
+    }
+    assert!(local
+        .id()
+        .variant
+        .as_deref()
+        .unwrap()
+        .contains("template=jinja:872be49dbb638044"));
 
     // Teacher forcing is refused clearly.
     let e = remote

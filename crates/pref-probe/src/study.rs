@@ -117,6 +117,23 @@ pub fn probe_study<T: Element>(
     }
     let t_n = y.cols;
     let n_train = split.train.len();
+    // A target constant on the training rows leaves the probe nothing to learn,
+    // and one constant on the test rows makes R² undefined (sklearn's r2_score
+    // then reports 1.0 or 0.0 by convention): refuse both, naming the target.
+    for t in 0..t_n {
+        for (rows, which) in [(&split.train, "training"), (&split.test, "test")] {
+            let mut values = rows.iter().map(|&i| y.data[i * t_n + t]);
+            if let Some(first) = values.next() {
+                if values.all(|v| v == first) {
+                    return Err(Error::InvalidInput(format!(
+                        "target {t} is constant ({first}) on the {} {which} rows: R² is \
+                         undefined and a probe has nothing to learn",
+                        rows.len()
+                    )));
+                }
+            }
+        }
+    }
     // The shuffled baseline is T extra target columns over the same design: it
     // reuses the decomposition (and the folds), and selects α per column.
     let y_aug = match &baselines.shuffle {

@@ -249,6 +249,41 @@ fn bad_input_is_an_error_with_shapes() {
     assert!(e.to_string().contains("repeated"), "{e}");
 }
 
+/// A constant target (all training rows, or all test rows) is refused by name:
+/// sklearn's `r2_score` would report 1.0 for it by convention.
+#[test]
+fn a_constant_target_is_refused() {
+    let (x, y) = random(20, 3, 2, 5);
+    let split =
+        Split::from_indices(20, &(0..15).collect::<Vec<i64>>(), &[15, 16, 17, 18, 19]).unwrap();
+    let p = RidgeParams::default().check().unwrap();
+    let none = Baselines {
+        shuffle: None,
+        random_seed: None,
+    };
+    let mut constant = y.clone();
+    for i in 0..20 {
+        constant.data[i * 2 + 1] = 4.0;
+    }
+    let e = probe_study(&p, &x, &constant, &split, &none).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "target 1 is constant (4) on the 15 training rows: R² is undefined and a probe has \
+         nothing to learn"
+    );
+    let mut test_constant = y.clone();
+    for i in 15..20 {
+        test_constant.data[i * 2] = -1.5;
+    }
+    let e = probe_study(&p, &x, &test_constant, &split, &none).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "target 0 is constant (-1.5) on the 5 test rows: R² is undefined and a probe has \
+         nothing to learn"
+    );
+    assert!(probe_study(&p, &x, &y, &split, &none).is_ok());
+}
+
 #[test]
 fn probe_comparison() {
     // Two signals from the same activations: y_b = 2·y_a + 1 exactly, so probe b

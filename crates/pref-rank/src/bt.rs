@@ -219,32 +219,22 @@ pub(crate) fn check_graph(models: &[String], scored: &[(u32, u32, bool, bool)]) 
         )));
     }
     // Components.
-    let mut parent: Vec<usize> = (0..k).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
-    for &(i, j, si, sj) in scored {
-        if si || sj {
-            let (a, b) = (find(&mut parent, i as usize), find(&mut parent, j as usize));
-            if a != b {
-                parent[a] = b;
-            }
-        }
-    }
-    let mut groups: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
-    for (m, name) in models.iter().enumerate() {
-        let r = find(&mut parent, m);
-        groups.entry(r).or_default().push(name.clone());
-    }
+    let groups = pref_stats::components(
+        k,
+        scored
+            .iter()
+            .filter(|&&(_, _, si, sj)| si || sj)
+            .map(|&(i, j, _, _)| (i as usize, j as usize)),
+    );
     if groups.len() > 1 {
-        let mut components: Vec<Vec<String>> = groups.into_values().collect();
-        for c in &mut components {
-            c.sort();
-        }
+        let mut components: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| {
+                let mut names: Vec<String> = g.iter().map(|&m| models[m].clone()).collect();
+                names.sort();
+                names
+            })
+            .collect();
         components.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         return Err(Error::Disconnected { components });
     }

@@ -3,12 +3,14 @@
 
 pub mod correlation;
 pub mod error;
+pub mod graph;
 pub mod params;
 pub mod quantile;
 pub mod seed;
 
 pub use correlation::{average_ranks, pearson, spearman};
 pub use error::{Error, ParamError, Result};
+pub use graph::components;
 pub use params::{
     at_least, finite, non_negative, open_unit_interval, positive, unit_interval, ParamResult,
 };

@@ -212,6 +212,11 @@ impl<C: StudyConfig> Run<C> {
     pub fn resume_with(models: Models, dir: &Path, given: Option<&C>) -> Result<Self> {
         let run = RunDir::open(dir)?;
         let lock = RunLock::acquire(dir)?;
+        // Under the lock no writer of this run is alive: a temporary file is a
+        // killed writer's, and the write it belonged to will be redone.
+        for p in run.remove_temporaries()? {
+            tracing::warn!("removed {}, left by a killed writer", p.display());
+        }
         let stored: C = run.config()?;
         if let Some(given) = given {
             if let Some((field, stored, given)) =

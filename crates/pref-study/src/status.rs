@@ -108,7 +108,8 @@ pub struct Status {
     pub stages: Vec<StageStatus>,
     /// Model calls the rest of the run needs at most.
     pub expected_model_calls: usize,
-    /// Whether the run has finished: `results.json` and `report.md` exist.
+    /// Whether the run has finished: `results.json`, `report.md` and `index.html`
+    /// (written last) exist.
     pub finished: bool,
     /// What the study adds (its items, models, …).
     pub details: serde_json::Value,
@@ -174,8 +175,13 @@ pub fn status(
             torn_last_line: torn_line,
         });
     }
-    let finished =
-        dir.is_some_and(|d| d.join("results.json").is_file() && d.join("report.md").is_file());
+    // index.html is the report's last file: a kill while the report is written
+    // leaves the run unfinished (and a resume writes the report again).
+    let finished = dir.is_some_and(|d| {
+        ["results.json", "report.md", "index.html"]
+            .iter()
+            .all(|f| d.join(f).is_file())
+    });
     Ok(Status {
         study: study.into(),
         run: dir.map(Path::to_path_buf),

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use pref_data::jsonl::{parse_json_array, parse_record, read_all, LineReader};
-use pref_data::{detect_format, Choice, Comparison, Format, Location, PairCounts, TableRecord};
+use pref_data::{
+    detect_format, quote, Choice, Comparison, Format, Location, PairCounts, TableRecord,
+};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -42,7 +44,10 @@ impl PairData {
                 return Err(Error::InvalidInput(format!("item {i}: empty id")));
             }
             if index.insert(id.clone(), i as u32).is_some() {
-                return Err(Error::InvalidInput(format!("item id `{id}` appears twice")));
+                return Err(Error::InvalidInput(format!(
+                    "item id `{}` appears twice",
+                    quote(id)
+                )));
             }
         }
         Ok(Self {
@@ -61,7 +66,11 @@ impl PairData {
             let a = d.intern(&r.a);
             let b = d.intern(&r.b);
             d.push(a, b, r.count_a, r.count_b).map_err(|e| {
-                Error::InvalidInput(format!("pair {k} (`{}` vs `{}`): {e}", r.a, r.b))
+                Error::InvalidInput(format!(
+                    "pair {k} (`{}` vs `{}`): {e}",
+                    quote(&r.a),
+                    quote(&r.b)
+                ))
             })?;
         }
         Ok(d)
@@ -111,7 +120,7 @@ impl PairData {
         if a == b {
             return Err(Error::InvalidInput(format!(
                 "pairs `{}` with itself",
-                self.items[a]
+                quote(&self.items[a])
             )));
         }
         for (f, v) in [("count_a", count_a), ("count_b", count_b)] {
@@ -183,6 +192,60 @@ impl PairData {
                 count_b: cb,
             })
             .collect()
+    }
+
+    /// The connected components of the comparison graph (an edge per pair with at
+    /// least one comparison), as item ids, each sorted, largest first. Utilities
+    /// are comparable only within a component: across components only the prior
+    /// places them, and their standard errors say nothing about the data.
+    pub fn components(&self) -> Vec<Vec<String>> {
+        let edges = self
+            .pairs()
+            .filter(|&(_, _, ca, cb)| ca + cb > 0.0)
+            .map(|(a, b, _, _)| (a, b));
+        let mut out: Vec<Vec<String>> = pref_stats::components(self.n_items(), edges)
+            .into_iter()
+            .map(|c| {
+                let mut ids: Vec<String> = c.into_iter().map(|i| self.items[i].clone()).collect();
+                ids.sort();
+                ids
+            })
+            .collect();
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out
+    }
+
+    /// One line describing a disconnected comparison graph (`None` when it is
+    /// connected): how many components, and the first ids of each (at most five
+    /// components, five ids each, with counts of the rest).
+    pub fn disconnected_warning(&self) -> Option<String> {
+        let comps = self.components();
+        if comps.len() < 2 {
+            return None;
+        }
+        let show = |c: &Vec<String>| {
+            let head: Vec<String> = c.iter().take(5).map(|id| quote(id).into_owned()).collect();
+            let more = c.len().saturating_sub(5);
+            if more > 0 {
+                format!("{{{} and {more} more}}", head.join(", "))
+            } else {
+                format!("{{{}}}", head.join(", "))
+            }
+        };
+        let shown: Vec<String> = comps.iter().take(5).map(show).collect();
+        let rest = comps.len().saturating_sub(5);
+        Some(format!(
+            "the comparison graph is disconnected ({} components: {}{}); utilities are not \
+             comparable across components (only the prior places them) and the standard \
+             errors of cross-component differences are meaningless",
+            comps.len(),
+            shown.join(", "),
+            if rest > 0 {
+                format!(" and {rest} more")
+            } else {
+                String::new()
+            }
+        ))
     }
 
     /// Number of pairs each item takes part in.

@@ -48,6 +48,9 @@ pub struct UtilityFit {
     pub mu_se: Vec<f64>,
     /// Log loss and accuracy on the training pairs.
     pub train: Evaluation,
+    /// Set when the comparison graph of the pairs is disconnected
+    /// ([`PairData::disconnected_warning`]): studies put it in their warnings.
+    pub disconnected: Option<String>,
 }
 
 impl UtilityFit {
@@ -68,6 +71,7 @@ impl UtilityFit {
             model,
             mu_se: se.mu_se,
             train,
+            disconnected: data.disconnected_warning(),
         }))
     }
 

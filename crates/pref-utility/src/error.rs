@@ -27,7 +27,7 @@ pub enum Error {
     Stats(#[from] pref_stats::Error),
     /// An id that the fitted model does not know (for example a test pair whose
     /// outcome never appeared in training).
-    #[error("{}unknown id `{id}` in field `{field}`: it does not occur in the training data", at.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
+    #[error("{}unknown id `{}` in field `{field}`: it does not occur in the training data", at.as_ref().map(|l| format!("{l}: ")).unwrap_or_default(), pref_data::quote(id))]
     UnknownId {
         /// Where the id was read, when it came from a file.
         at: Option<Location>,

@@ -210,6 +210,12 @@ impl OpenAiLm {
         self.transport.base_url()
     }
 
+    /// `e` with the key replaced by `<redacted>` in every message text (and long
+    /// quoted values cut): errors built from a server's answer pass through here.
+    fn redacted(&self, e: Error) -> Error {
+        e.map_text(|t| pref_data::shorten_quotes(&self.transport.redact(t)).into_owned())
+    }
+
     /// Attempts, retries, waits and the adaptive concurrency limit so far.
     pub fn stats(&self) -> TransportStats {
         self.transport.stats()
@@ -355,7 +361,8 @@ impl OpenAiLm {
                     }
                 }
                 other => Err(Error::Backend(format!("cannot import a `{other}` request"))),
-            };
+            }
+            .map_err(|e| self.redacted(e));
             match value {
                 Ok(v) => {
                     cache.complete_pending(&out.custom_id, method, &model, &v)?;
@@ -523,7 +530,7 @@ impl LanguageModel for OpenAiLm {
                 estimate_tokens(messages, params.max_tokens),
             )
             .await?;
-        parse_completion(answer)
+        parse_completion(answer).map_err(|e| self.redacted(e))
     }
 
     /// All requests at once, bounded by the transport's concurrency and rate
@@ -554,11 +561,7 @@ impl LanguageModel for OpenAiLm {
         messages: &[Message],
         options: &[String],
     ) -> Result<ChoiceLogprobs> {
-        if options.len() < 2 || options.iter().any(|o| o.trim().is_empty()) {
-            return Err(Error::Invalid(
-                "choice_logprobs needs at least two non-empty options".into(),
-            ));
-        }
+        ChoiceLogprobs::check_options(options)?;
         if messages.is_empty() {
             return Err(Error::Invalid("no messages".into()));
         }
@@ -575,7 +578,7 @@ impl LanguageModel for OpenAiLm {
             .transport
             .post(CHAT_PATH, &body, estimate_tokens(messages, 1))
             .await?;
-        match parse_choice(answer, options)? {
+        match parse_choice(answer, options).map_err(|e| self.redacted(e))? {
             Some(c) => Ok(c),
             None => self.choice_by_sampling(messages, options).await,
         }
