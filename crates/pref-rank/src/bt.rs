@@ -219,23 +219,14 @@ pub(crate) fn check_graph(models: &[String], scored: &[(u32, u32, bool, bool)]) 
         )));
     }
     // Components.
-    let groups = pref_stats::components(
-        k,
+    let components = pref_stats::named_components(
+        models,
         scored
             .iter()
             .filter(|&&(_, _, si, sj)| si || sj)
             .map(|&(i, j, _, _)| (i as usize, j as usize)),
     );
-    if groups.len() > 1 {
-        let mut components: Vec<Vec<String>> = groups
-            .iter()
-            .map(|g| {
-                let mut names: Vec<String> = g.iter().map(|&m| models[m].clone()).collect();
-                names.sort();
-                names
-            })
-            .collect();
-        components.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    if components.len() > 1 {
         return Err(Error::Disconnected { components });
     }
     // Strong connectivity (Kosaraju, iterative).

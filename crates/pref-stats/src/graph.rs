@@ -38,6 +38,28 @@ pub fn components(n: usize, edges: impl IntoIterator<Item = (usize, usize)>) -> 
     out
 }
 
+/// [`components`] with vertex `i` named `names[i]`: each component's names
+/// sorted, largest component first (ties: by their sorted names). The form in
+/// which pref-rank and pref-utility report a disconnected comparison graph.
+pub fn named_components<S: AsRef<str>>(
+    names: &[S],
+    edges: impl IntoIterator<Item = (usize, usize)>,
+) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = components(names.len(), edges)
+        .into_iter()
+        .map(|c| {
+            let mut named: Vec<String> = c
+                .into_iter()
+                .map(|i| names[i].as_ref().to_string())
+                .collect();
+            named.sort();
+            named
+        })
+        .collect();
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +73,11 @@ mod tests {
         assert_eq!(c, vec![vec![3, 4, 5], vec![0, 1], vec![2], vec![6]]);
         assert_eq!(components(3, [(0, 1), (1, 2)]), vec![vec![0, 1, 2]]);
         assert!(components(0, []).is_empty());
+        // Named: {x, y} and {b, c} tie on size and are ordered by their names.
+        let names = ["y", "c", "x", "b", "a"];
+        assert_eq!(
+            named_components(&names, [(0, 2), (1, 3)]),
+            vec![vec!["b", "c"], vec!["x", "y"], vec!["a"]]
+        );
     }
 }

@@ -10,7 +10,7 @@ pub mod seed;
 
 pub use correlation::{average_ranks, pearson, spearman};
 pub use error::{Error, ParamError, Result};
-pub use graph::components;
+pub use graph::{components, named_components};
 pub use params::{
     at_least, finite, non_negative, open_unit_interval, positive, unit_interval, ParamResult,
 };

@@ -203,16 +203,7 @@ impl PairData {
             .pairs()
             .filter(|&(_, _, ca, cb)| ca + cb > 0.0)
             .map(|(a, b, _, _)| (a, b));
-        let mut out: Vec<Vec<String>> = pref_stats::components(self.n_items(), edges)
-            .into_iter()
-            .map(|c| {
-                let mut ids: Vec<String> = c.into_iter().map(|i| self.items[i].clone()).collect();
-                ids.sort();
-                ids
-            })
-            .collect();
-        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        out
+        pref_stats::named_components(&self.items, edges)
     }
 
     /// One line describing a disconnected comparison graph (`None` when it is
