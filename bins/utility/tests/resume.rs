@@ -213,6 +213,37 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
         err.contains("bad.toml") && err.contains("sometimes"),
         "{err}"
     );
+
+    // A missing item file fails the run before its directory exists (it used to
+    // fail after the directory and its frozen config.toml were written).
+    let missing = tmp.path().join("missing.toml");
+    let gone = tmp.path().join("no-such-tasks.jsonl");
+    std::fs::write(
+        &missing,
+        format!(
+            "[items]\nn_items = 4\nfiles = [{{ path = {:?}, source = \"alpaca\" }}]\n",
+            gone
+        ),
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("never");
+    let out = utility(
+        &[
+            "run",
+            "--config",
+            missing.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        tmp.path(),
+    )
+    .stderr(Stdio::piped())
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-tasks.jsonl"), "{err}");
+    assert!(!out_dir.exists());
 }
 
 /// A run directory written and killed by the `utility` binary before it moved

@@ -185,11 +185,25 @@ impl<C: StudyConfig> Run<C> {
     pub fn create_with(
         models: Models,
         study: &str,
+        config: C,
+        out: Option<PathBuf>,
+    ) -> Result<Self> {
+        Self::create_planned(models, study, config, out, |_, _| Ok(()))
+    }
+
+    /// [`Run::create_with`] that first runs `preflight` on the checked
+    /// configuration and its loaded models (a study passes its plan, which reads
+    /// its input files): what fails there fails before any directory exists.
+    pub fn create_planned(
+        models: Models,
+        study: &str,
         mut config: C,
         out: Option<PathBuf>,
+        preflight: impl FnOnce(&C, &ModelRoles) -> Result<()>,
     ) -> Result<Self> {
         config.check().map_err(Error::Config)?;
         let roles = ModelRoles::load_with(&config, models)?;
+        preflight(&config, &roles)?;
         config.record_models(roles.ids(), env!("CARGO_PKG_VERSION"));
         let out = out.unwrap_or_else(|| RunDir::default_path(study));
         fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;

@@ -130,7 +130,12 @@ fn finish<S: Study>(run: Run<S::Config>) -> Result<Finished<S::Results>> {
 
 /// `run --config … [--out DIR]`: a new run of `config`.
 pub fn start<S: Study>(config: S::Config, out: Option<PathBuf>) -> Result<Finished<S::Results>> {
-    finish::<S>(Run::create(S::NAME, config, out)?)
+    // The plan reads the study's inputs (item and task files): a missing or
+    // bad one fails here, before the run directory is created.
+    let run = Run::create_planned(Models::open_default()?, S::NAME, config, out, |c, m| {
+        S::plan(c, m).map(|_| ()).map_err(Error::Study)
+    })?;
+    finish::<S>(run)
 }
 
 /// `run --resume DIR`: continues a run with its own configuration; `given`
