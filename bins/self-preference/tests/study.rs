@@ -380,6 +380,30 @@ fn bad_configuration_names_the_problem() {
             err.contains("summary_gpt4") && err.contains("cnn_dailymail.jsonl"),
             "{err}"
         );
+        assert!(!dir.exists());
+        // Outputs of up to 2,100 tokens fit the writers' context of 4,096, but a
+        // judgment shows two of them: refused before any model call, naming the
+        // judge's setting (the per-call check used to fail it after the writing).
+        let cfg = config(tmp.path(), "");
+        let long = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("max_tokens = 32", "max_tokens = 2100");
+        std::fs::write(&cfg, long).unwrap();
+        let out = sp(
+            &["run", "--config", &cfg, "--out", dir.to_str().unwrap()],
+            tmp.path(),
+        )
+        .output()
+        .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("authors[0].model: the prompt of judgment")
+                && err.contains("4096 tokens")
+                && err.contains("authors[0].model.n_ctx"),
+            "{err}"
+        );
+        assert!(!dir.exists());
     }
 }
 

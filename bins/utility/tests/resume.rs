@@ -244,6 +244,30 @@ fn dry_run_counts_calls_and_bad_config_names_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-tasks.jsonl"), "{err}");
     assert!(!out_dir.exists());
+
+    // A context too small for the longest prompt is refused by the plan: under
+    // --dry-run, and before a run's directory exists (it used to fail at the
+    // first model call, with the frozen n_ctx in config.toml).
+    let small = tmp.path().join("small.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "[model]\nn_ctx = 48\n";
+    std::fs::write(&small, text).unwrap();
+    for extra in [&["--dry-run"][..], &["--out", out_dir.to_str().unwrap()]] {
+        let mut args = vec!["run", "--config", small.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = utility(&args, tmp.path())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("model: the prompt of comparison")
+                && err.contains("context of 48 tokens")
+                && err.contains("raise model.n_ctx"),
+            "{err}"
+        );
+    }
+    assert!(!out_dir.exists());
 }
 
 /// A run directory written and killed by the `utility` binary before it moved

@@ -9,8 +9,8 @@ use pref_data::{record_id, RecordLog, Task, Winner};
 use pref_llm::{LanguageModel, Message, ModelSpec, SamplingParams};
 use pref_rank::judges::JudgeDecision;
 use pref_study::{
-    with_system, BoxError, ModelRoles, Picked, PlannedJob, Run, StagePlan, StudyConfig,
-    TwoWayQuestion,
+    with_system, BoxError, ContextCheck, ModelRoles, Picked, PlannedJob, Run,
+    StagePlan, StudyConfig, TwoWayQuestion, TEXT_ANSWER_TOKENS,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -609,28 +609,55 @@ pub fn stage_plans(
     models: &ModelRoles,
 ) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
     let items = draw_tasks(cfg)?;
+    // Every prompt is offered to the context check (docs/runs.md).
+    let mut context = ContextCheck::new();
+    let setting = |a: usize| format!("authors[{a}].model");
     let mut writing = Vec::new();
     for (a, t) in writing_jobs(cfg, &items) {
-        let author = &cfg.authors[a];
+        let (author, item) = (&cfg.authors[a], &items[t]);
         let cached = match &author.model {
             None => true, // copied from the task file
-            Some(_) => models.get(&author.name)?.is_cached_generate(
-                &write_messages(cfg, author, &items[t]),
-                &write_params(cfg, author),
-            )?,
+            Some(_) => {
+                let lm = models.get(&author.name)?;
+                let (m, params) = (write_messages(cfg, author, item), write_params(cfg, author));
+                context.offer(&setting(a), lm, &m, params.max_tokens as usize, || {
+                    format!("author `{}`'s output for task `{}`", author.name, item.id)
+                });
+                lm.is_cached_generate(&m, &params)?
+            }
         };
         writing.push(PlannedJob {
-            id: output_id(author, &items[t]),
+            id: output_id(author, item),
             cached: Some(cached),
         });
     }
-    let judging = plan(cfg, items.len())
-        .iter()
-        .map(|j| PlannedJob {
-            id: job_id(cfg, &items, j),
-            cached: None,
-        })
-        .collect();
+    // A judgment's prompt holds two outputs: recorded ones as they are, a
+    // model's (not yet written) as room for `generation.max_tokens` tokens.
+    let answer_room = match cfg.judging.answer {
+        Answer::Logprobs => cfg.judging.labels.iter().map(String::len).max().unwrap_or(0),
+        Answer::Text => TEXT_ANSWER_TOKENS as usize,
+    };
+    let mut judging = Vec::new();
+    for j in plan(cfg, items.len()) {
+        let (judge, item) = (&cfg.authors[j.judge], &items[j.task]);
+        let (f, g) = j.shown();
+        let mut room = answer_room;
+        let mut shown = |x: usize| match &cfg.authors[x].recorded {
+            Some(field) => recorded_output(item, field).unwrap_or_default(),
+            None => {
+                room += cfg.generation.max_tokens as usize;
+                String::new()
+            }
+        };
+        let (first, second) = (shown(f), shown(g));
+        let m = judge_messages(cfg, judge, item, &first, &second, j.question);
+        let id = job_id(cfg, &items, &j);
+        context.offer(&setting(j.judge), models.get(&judge.name)?, &m, room, || {
+            format!("judgment `{id}` (judge `{}`, task `{}`)", judge.name, item.id)
+        });
+        judging.push(PlannedJob { id, cached: None });
+    }
+    context.check()?;
     let details = serde_json::json!({
         "tasks": items.iter().map(|i| &i.id).collect::<Vec<_>>(),
         "authors": cfg.authors.iter().map(|a| &a.name).collect::<Vec<_>>(),

@@ -6,12 +6,13 @@
 //! whole pairwise elicitation with its fit ([`run_pairs`]). See `docs/utility.md`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use pref_data::{record_id, Choice, Comparison, Order, PairCounts};
 use pref_llm::{LanguageModel, Message, SamplingParams};
 use pref_study::{
-    with_system, BoxError, Draw, Item, Model, Picked, PlannedJob, Run, Stage, StagePlan,
+    with_system, BoxError, ContextCheck, Draw, Item, Model, Picked, PlannedJob, Run, Stage, StagePlan,
     StudyConfig, TwoWayQuestion,
 };
 use pref_utility::{
@@ -267,7 +268,7 @@ pub fn completion_id(item: &Item, model_id: &str) -> String {
 /// Sampling of a text answer (8 tokens; the seed is the sample index).
 pub fn text_params(s: Settings<'_>, sample: u32) -> SamplingParams {
     SamplingParams {
-        max_tokens: 8,
+        max_tokens: pref_study::TEXT_ANSWER_TOKENS,
         temperature: s.elicitation.temperature,
         seed: u64::from(sample),
         ..SamplingParams::default()
@@ -461,11 +462,19 @@ impl<'a> Elicitor<'a> {
 /// cache answers them (for `status` and `--dry-run`), and the plan's details.
 pub fn stage_plans(
     s: Settings<'_>,
-    lm: &Model,
+    lm: &Arc<Model>,
 ) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
     let plan = Plan::of(s)?;
     let template = template_name(s);
     let (labels, scale) = (s.elicitation.labels.to_vec(), &s.elicitation.scale);
+    // Every prompt is offered to the context check, which counts the tokens
+    // of the longest (docs/runs.md).
+    let mut context = ContextCheck::new();
+    let answer_room = |options: &[String]| match s.elicitation.answer {
+        // a label takes at most one token per byte
+        Answer::Logprobs => options.iter().map(String::len).max().unwrap_or(0),
+        Answer::Text => text_params(s, 0).max_tokens as usize,
+    };
     let cached = |m: &[Message], options: &[String], sample: u32| -> Result<bool, BoxError> {
         Ok(match s.elicitation.answer {
             Answer::Logprobs => lm.is_cached_choice(m, options)?,
@@ -477,8 +486,12 @@ pub fn stage_plans(
         let mut jobs = Vec::new();
         for (item, sample) in crate::rate::jobs(&plan.items, s.elicitation.samples) {
             let m = crate::rate::rate_messages(s, &item.text);
+            let id = crate::rate::rating_id(item, sample, &template);
+            context.offer("model", lm, &m, answer_room(scale), || {
+                format!("rating `{id}` (item `{}`)", item.id)
+            });
             jobs.push(PlannedJob {
-                id: crate::rate::rating_id(item, sample, &template),
+                id,
                 cached: Some(cached(&m, scale, sample)?),
             });
         }
@@ -490,6 +503,9 @@ pub fn stage_plans(
             let mut jobs = Vec::new();
             for it in &plan.items {
                 let m = system(s, vec![Message::user(it.text.clone())]);
+                context.offer("model", lm, &m, complete.max_tokens as usize, || {
+                    format!("the completion of item `{}`", it.id)
+                });
                 jobs.push(PlannedJob {
                     id: completion_id(it, &lm.id().to_string()),
                     cached: Some(lm.is_cached_generate(&m, &complete)?),
@@ -505,21 +521,36 @@ pub fn stage_plans(
             let mut planned = Vec::with_capacity(jobs.len());
             for j in &jobs {
                 let (f, second) = j.shown();
+                let id = job_id(&plan.items, j, &template);
+                let (x, y) = (&plan.items[f], &plan.items[second]);
+                let what = || format!("comparison `{id}` (items `{}`, `{}`)", x.id, y.id);
+                let (m, room) = choice_prompt_bound(s, x, y);
+                context.offer("model", lm, &m, room + answer_room(&labels), what);
                 let c = if after_completions {
                     None // the prompt holds the completions
                 } else {
-                    let m = choose_messages(s, &plan.items[f].text, &plan.items[second].text);
                     Some(cached(&m, &labels, j.sample)?)
                 };
-                planned.push(PlannedJob {
-                    id: job_id(&plan.items, j, &template),
-                    cached: c,
-                });
+                planned.push(PlannedJob { id, cached: c });
             }
             StagePlan::known("elicit", "comparisons", planned)
         };
         stages.push(elicit.unparseable_when_null("choice"));
     }
+    if s.pairs.strategy == Strategy::Active && s.elicitation.mode != Mode::Rate {
+        // Active pairs are chosen as answers arrive: any two items may meet,
+        // so the two longest are offered in both orders.
+        let mut by_len: Vec<&Item> = plan.items.iter().collect();
+        by_len.sort_by_key(|it| std::cmp::Reverse(it.text.len()));
+        if let [x, y, ..] = by_len[..] {
+            for (f, g) in [(x, y), (y, x)] {
+                let (m, room) = choice_prompt_bound(s, f, g);
+                let what = || format!("a comparison of items `{}` and `{}`", f.id, g.id);
+                context.offer("model", lm, &m, room + answer_room(&labels), what);
+            }
+        }
+    }
+    context.check()?;
     let active = s.pairs.strategy == Strategy::Active;
     let details = serde_json::json!({
         "items": plan.ids(),
@@ -532,6 +563,18 @@ pub fn stage_plans(
         "warnings": plan.warnings,
     });
     Ok((stages, details))
+}
+
+/// The choice prompt of `first` against `second` and the room its not yet
+/// written parts need: in `complete-then-choose` the prompt holds both
+/// completions, so it is built with empty ones and room for two.
+fn choice_prompt_bound(s: Settings<'_>, first: &Item, second: &Item) -> (Vec<Message>, usize) {
+    if s.elicitation.mode == Mode::CompleteThenChoose {
+        let m = complete_then_choose_messages(s, (&first.text, ""), (&second.text, ""));
+        (m, 2 * completion_params(s).max_tokens as usize)
+    } else {
+        (choose_messages(s, &first.text, &second.text), 0)
+    }
 }
 
 /// What a finished pairwise elicitation gives: its results, its plan and the fit.

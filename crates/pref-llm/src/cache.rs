@@ -387,4 +387,13 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
         )
         .await
     }
+
+    // Counting tokens is no model call: neither cached nor counted.
+    fn context_tokens(&self) -> Option<usize> {
+        self.inner.context_tokens()
+    }
+
+    async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
+        self.inner.prompt_tokens(messages).await
+    }
 }

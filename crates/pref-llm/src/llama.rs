@@ -431,6 +431,14 @@ impl LanguageModel for LlamaLm {
         self.ask(|r| Job::Hidden(messages.to_vec(), layers.to_vec(), pooling, r))
             .await
     }
+
+    fn context_tokens(&self) -> Option<usize> {
+        Some(self.info.config.n_ctx as usize)
+    }
+
+    async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
+        Ok(Some(self.prompt(messages).await?.tokens.len()))
+    }
 }
 
 fn worker(

@@ -82,6 +82,22 @@ pub trait LanguageModel: Send + Sync {
         })
     }
 
+    /// The context window in tokens, when the backend knows it (the embedded
+    /// backend: its `n_ctx`); `None` for endpoints, whose servers check it.
+    fn context_tokens(&self) -> Option<usize> {
+        None
+    }
+
+    /// The number of tokens of the chat-templated `messages` with the
+    /// assistant's turn opened, when the backend can count them without a model
+    /// call (the embedded backend); `None` otherwise. Studies use it with
+    /// [`LanguageModel::context_tokens`] to refuse prompts that cannot fit
+    /// before the first model call.
+    async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
+        let _ = messages;
+        Ok(None)
+    }
+
     /// Generates completions for many requests; backends that can batch override it.
     async fn generate_batch(
         &self,
@@ -126,6 +142,14 @@ impl<T: LanguageModel + ?Sized> LanguageModel for Box<T> {
         pooling: Pooling,
     ) -> Result<HiddenStates> {
         (**self).hidden_states(messages, layers, pooling).await
+    }
+
+    fn context_tokens(&self) -> Option<usize> {
+        (**self).context_tokens()
+    }
+
+    async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
+        (**self).prompt_tokens(messages).await
     }
 
     async fn generate_batch(

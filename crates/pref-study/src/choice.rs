@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+/// Tokens a text answer may take (a label, perhaps after a word such as `Task`).
+pub const TEXT_ANSWER_TOKENS: u32 = 8;
+
 /// How an answer is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -87,7 +90,7 @@ impl TwoWayQuestion<'_> {
             }
             AnswerMode::Text => {
                 let params = SamplingParams {
-                    max_tokens: 8,
+                    max_tokens: TEXT_ANSWER_TOKENS,
                     temperature: self.temperature,
                     seed: self.seed,
                     ..SamplingParams::default()

@@ -3,6 +3,7 @@
 
 pub mod choice;
 pub mod cli;
+pub mod context;
 pub mod error;
 pub mod items;
 pub mod models;
@@ -12,7 +13,8 @@ pub mod stage;
 pub mod status;
 pub mod study;
 
-pub use choice::{with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion};
+pub use choice::{with_system, AnswerMode, TEXT_ANSWER_TOKENS, Picked, TwoWayAnswer, TwoWayQuestion};
+pub use context::ContextCheck;
 pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
 pub use cli::{run_command, RunFlags};
