@@ -7,6 +7,7 @@ mod cje;
 mod model_cmds;
 mod rank;
 mod ridge;
+mod robustness;
 mod thurstonian;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,6 +74,16 @@ enum Command {
     ///
     /// Prints {"alphas", "best_alpha", "test_r2", "test_mse", "baselines", "seconds"} (details below).
     Ridge(ridge::RidgeArgs),
+    /// Regress run-pair utility correlations on template-factor matches: which
+    /// factors move a model's utilities (rank-deficient designs handled).
+    ///
+    /// Prints {"r2", "intercept", "coefficients", "aliased_groups", "constant", …} (details below).
+    Robustness(robustness::RobustnessArgs),
+    /// Hard- and soft-cycle rates of pairwise choices over every compared triad,
+    /// with bootstrap intervals.
+    ///
+    /// Prints {"n_triads", "hard_cycles", "hard_cycle_rate", "ci95", "soft_cycle_mean", …}.
+    Transitivity(robustness::TransitivityArgs),
     /// Read a record file, validate every record, and print a JSON summary.
     ///
     /// Bad input stops with `path:line: field: what is wrong`.
@@ -121,6 +132,8 @@ fn run(cli: Cli) -> Result<Value> {
         Command::Choice(a) => model_cmds::choice(a)?,
         Command::Thurstonian(args) => thurstonian::run(&args)?,
         Command::Ridge(args) => ridge::run(&args)?,
+        Command::Robustness(args) => robustness::robustness(&args)?,
+        Command::Transitivity(args) => robustness::transitivity_cmd(&args)?,
         Command::Inspect { file, kind, source } => inspect(&file, kind, source)?,
         Command::Convert {
             input,

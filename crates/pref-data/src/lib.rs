@@ -19,7 +19,7 @@ pub use io::{detect_format, read_records, write_json_atomic, write_records, Form
 pub use jsonl::{read_jsonl, write_jsonl, JsonlReader, JsonlWriter};
 pub use npy::{ActivationMatrix, Matrix};
 pub use records::{
-    Battle, Choice, Comparison, FieldError, JudgeDecision, LoggedSample, Order, PairCounts, Record,
-    Task, Winner,
+    Battle, Choice, Chosen, Comparison, FieldError, JudgeDecision, LoggedSample, MuSigma, Order,
+    PairChoice, PairCounts, Record, Task, UtilityRunRecord, Winner,
 };
 pub use run::{record_id, scan_records, write_atomic, RecordLog, RunDir, ScannedLog};

@@ -512,3 +512,82 @@ impl Record for LoggedSample {
         Ok(())
     }
 }
+
+/// A fitted utility: mean and scale (Thurstonian μ and σ).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MuSigma {
+    /// Mean utility.
+    pub mu: f64,
+    /// Its scale.
+    pub sigma: f64,
+}
+
+/// One elicitation run of a robustness design: its factor levels and its
+/// fitted utilities (the format of `pref robustness --runs`; see
+/// `docs/robustness.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UtilityRunRecord {
+    /// The run's name (unique in a file).
+    pub run: String,
+    /// Factor name → level (strings, compared exactly).
+    pub factors: BTreeMap<String, String>,
+    /// Item id → utility.
+    pub utilities: BTreeMap<String, MuSigma>,
+}
+
+impl Record for UtilityRunRecord {
+    const KIND: &'static str = "UtilityRun";
+    fn validate(&self) -> std::result::Result<(), FieldError> {
+        non_empty("run", &self.run)?;
+        for (item, u) in &self.utilities {
+            non_empty("utilities", item)?;
+            finite(&format!("utilities.{item}.mu"), u.mu)?;
+            finite(&format!("utilities.{item}.sigma"), u.sigma)?;
+            if u.sigma < 0.0 {
+                return Err(FieldError::new(
+                    format!("utilities.{item}.sigma"),
+                    format!("must be ≥ 0, got {}", u.sigma),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which of two shown items a pairwise question's answer chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Chosen {
+    /// The item in field `a`.
+    A,
+    /// The item in field `b`.
+    B,
+}
+
+/// One recorded pairwise choice (the format of `pref transitivity
+/// --comparisons`): `choice` is `null` for a refusal or an unparseable answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairChoice {
+    /// One item (shown first, where the order is known).
+    pub a: String,
+    /// The other item.
+    pub b: String,
+    /// What was chosen (`null`: no choice).
+    pub choice: Option<Chosen>,
+}
+
+impl Record for PairChoice {
+    const KIND: &'static str = "PairChoice";
+    fn validate(&self) -> std::result::Result<(), FieldError> {
+        non_empty("a", &self.a)?;
+        non_empty("b", &self.b)?;
+        if self.a == self.b {
+            return Err(FieldError::new(
+                "b",
+                format!("pairs `{}` with itself", quote(&self.a)),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -9,8 +9,8 @@ use pref_data::{record_id, RecordLog, Task, Winner};
 use pref_llm::{LanguageModel, Message, ModelSpec, SamplingParams};
 use pref_rank::judges::JudgeDecision;
 use pref_study::{
-    with_system, BoxError, ContextCheck, ModelRoles, Picked, PlannedJob, Run,
-    StagePlan, StudyConfig, TwoWayQuestion, TEXT_ANSWER_TOKENS,
+    with_system, BoxError, ContextCheck, ModelRoles, Picked, PlannedJob, Run, StagePlan,
+    StudyConfig, TwoWayQuestion, TEXT_ANSWER_TOKENS,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -634,7 +634,13 @@ pub fn stage_plans(
     // A judgment's prompt holds two outputs: recorded ones as they are, a
     // model's (not yet written) as room for `generation.max_tokens` tokens.
     let answer_room = match cfg.judging.answer {
-        Answer::Logprobs => cfg.judging.labels.iter().map(String::len).max().unwrap_or(0),
+        Answer::Logprobs => cfg
+            .judging
+            .labels
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(0),
         Answer::Text => TEXT_ANSWER_TOKENS as usize,
     };
     let mut judging = Vec::new();
@@ -652,9 +658,18 @@ pub fn stage_plans(
         let (first, second) = (shown(f), shown(g));
         let m = judge_messages(cfg, judge, item, &first, &second, j.question);
         let id = job_id(cfg, &items, &j);
-        context.offer(&setting(j.judge), models.get(&judge.name)?, &m, room, || {
-            format!("judgment `{id}` (judge `{}`, task `{}`)", judge.name, item.id)
-        });
+        context.offer(
+            &setting(j.judge),
+            models.get(&judge.name)?,
+            &m,
+            room,
+            || {
+                format!(
+                    "judgment `{id}` (judge `{}`, task `{}`)",
+                    judge.name, item.id
+                )
+            },
+        );
         judging.push(PlannedJob { id, cached: None });
     }
     context.check()?;

@@ -12,8 +12,8 @@ use std::time::Instant;
 use pref_data::{record_id, Choice, Comparison, Order, PairCounts};
 use pref_llm::{LanguageModel, Message, SamplingParams};
 use pref_study::{
-    with_system, BoxError, ContextCheck, Draw, Item, Model, Picked, PlannedJob, Run, Stage, StagePlan,
-    StudyConfig, TwoWayQuestion,
+    with_system, BoxError, ContextCheck, Draw, Item, Model, Picked, PlannedJob, Run, Stage,
+    StagePlan, StudyConfig, TwoWayQuestion,
 };
 use pref_utility::{
     aggregate_comparisons_with, learning_curve, position_bias, prefix_sizes, ActiveLearningParams,

@@ -71,9 +71,7 @@ impl ContextCheck {
                 longest: Vec::new(),
             });
         let bytes = size(messages) + reserve;
-        if offers.longest.len() >= PER_SETTING
-            && offers.longest.iter().all(|c| c.bytes >= bytes)
-        {
+        if offers.longest.len() >= PER_SETTING && offers.longest.iter().all(|c| c.bytes >= bytes) {
             return;
         }
         offers.longest.push(Candidate {
@@ -95,8 +93,9 @@ impl ContextCheck {
                 continue;
             };
             for c in &offers.longest {
-                let tokens = futures::executor::block_on(offers.model.prompt_tokens(&c.messages))
-                    .map_err(|e| Error::Study(format!("{setting}: {}: {e}", c.what).into()))?;
+                let tokens =
+                    futures::executor::block_on(offers.model.prompt_tokens(&c.messages))
+                        .map_err(|e| Error::Study(format!("{setting}: {}: {e}", c.what).into()))?;
                 let Some(tokens) = tokens else { continue };
                 if tokens + c.reserve > n_ctx {
                     return Err(Error::Study(

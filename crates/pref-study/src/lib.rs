@@ -13,11 +13,13 @@ pub mod stage;
 pub mod status;
 pub mod study;
 
-pub use choice::{with_system, AnswerMode, TEXT_ANSWER_TOKENS, Picked, TwoWayAnswer, TwoWayQuestion};
-pub use context::ContextCheck;
+pub use choice::{
+    with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion, TEXT_ANSWER_TOKENS,
+};
 pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
 pub use cli::{run_command, RunFlags};
+pub use context::ContextCheck;
 pub use error::{BoxError, Error, Result};
 pub use items::{draw_balanced, Draw, Item, ItemFile};
 pub use models::{Calls, Model, Models};

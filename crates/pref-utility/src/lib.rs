@@ -26,11 +26,14 @@ pub use elicitation::{
 pub use error::{Error, Result};
 pub use hessian::{SeMethod, StandardErrors};
 pub use robustness::{
-    correlation_matrix, factor_regression, ols, pearson, spearman, CorrelationMatrix,
-    CorrelationMethod, FactorRegression, OlsFit, UtilityRun,
+    bootstrap_regression, correlation_matrix, factor_regression, ols, pearson, spearman,
+    AliasedGroup, CorrelationMatrix, CorrelationMethod, Estimate, FactorRegression, OlsFit,
+    RegressionBootstrap, UtilityRun,
 };
 pub use thurstonian::{
     Evaluation, FitStats, FittedThurstonian, Init, Progress, ThurstonianParams,
     ValidThurstonianParams, Weighting,
 };
-pub use transitivity::{transitivity, TransitivityReport, TriadSampling};
+pub use transitivity::{
+    transitivity, transitivity_intervals, TransitivityIntervals, TransitivityReport, TriadSampling,
+};

@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rand_distr::{Binomial, Distribution};
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -45,6 +47,9 @@ pub struct TransitivityReport {
     pub n_hard_cycles: usize,
     /// `n_hard_cycles / n_decisive_triads` (NaN when there is none).
     pub hard_cycle_rate: f64,
+    /// `n_hard_cycles / n_triads`, the share of all observed triads (a pair at
+    /// exactly ½ is never part of a cycle); NaN when there is no triad.
+    pub hard_cycle_share: f64,
     /// The hard-cycle rate of a uniformly random tournament: 0.25.
     pub random_baseline: f64,
     /// Mean probability of a cycle under independent pair decisions (NaN when no triad).
@@ -53,78 +58,64 @@ pub struct TransitivityReport {
     pub sampled: bool,
 }
 
-/// Pooled `P(min ≻ max)` per unordered pair with comparisons.
-fn pooled(data: &PairData) -> HashMap<(u32, u32), f64> {
-    let mut sums: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+/// The pairs with comparisons, as `(lo, hi)` item indices, with the pooled
+/// `P(lo ≻ hi)` and the number of comparisons.
+struct Pooled {
+    index: HashMap<(u32, u32), usize>,
+    p: Vec<f64>,
+    n: Vec<f64>,
+}
+
+fn pooled(data: &PairData) -> Pooled {
+    let mut index = HashMap::new();
+    let (mut wins, mut n) = (Vec::new(), Vec::new());
     for (a, b, ca, cb) in data.pairs() {
         let (lo, hi, wl, wh) = if a < b {
             (a, b, ca, cb)
         } else {
             (b, a, cb, ca)
         };
-        let e = sums.entry((lo as u32, hi as u32)).or_insert((0.0, 0.0));
-        e.0 += wl;
-        e.1 += wh;
+        let e = *index.entry((lo as u32, hi as u32)).or_insert_with(|| {
+            wins.push(0.0);
+            n.push(0.0);
+            wins.len() - 1
+        });
+        wins[e] += wl;
+        n[e] += wl + wh;
     }
-    sums.into_iter()
-        .filter(|(_, (x, y))| x + y > 0.0)
-        .map(|(k, (x, y))| (k, x / (x + y)))
-        .collect()
+    index.retain(|_, e| n[*e] > 0.0);
+    let p = wins.iter().zip(&n).map(|(w, t)| w / t).collect();
+    Pooled { index, p, n }
 }
 
-struct Acc {
-    triads: usize,
-    decisive: usize,
-    cycles: usize,
-    soft: f64,
+/// A triad as three pooled pairs: `P(i ≻ j)` is `p[ij]`, `P(j ≻ k)` is
+/// `p[jk]`, `P(k ≻ i)` is `1 − p[ik]` (pairs stored as (lo, hi), i < j < k).
+#[derive(Clone, Copy)]
+struct Triad {
+    ij: usize,
+    jk: usize,
+    ik: usize,
+    /// Whether the triad was drawn as (i, k, j): its cycle direction is reversed,
+    /// which changes neither measure.
+    _flipped: bool,
 }
 
-impl Acc {
-    /// `pij = P(i ≻ j)`, `pjk = P(j ≻ k)`, `pki = P(k ≻ i)`.
-    fn add(&mut self, pij: f64, pjk: f64, pki: f64) {
-        self.triads += 1;
-        self.soft += pij * pjk * pki + (1.0 - pij) * (1.0 - pjk) * (1.0 - pki);
-        if pij != 0.5 && pjk != 0.5 && pki != 0.5 {
-            self.decisive += 1;
-            let (x, y, z) = (pij > 0.5, pjk > 0.5, pki > 0.5);
-            if x == y && y == z {
-                self.cycles += 1;
-            }
-        }
-    }
-}
-
-/// `P(x ≻ y)` from the pooled table.
-fn pref(t: &HashMap<(u32, u32), f64>, x: u32, y: u32) -> Option<f64> {
-    if x < y {
-        t.get(&(x, y)).copied()
-    } else {
-        t.get(&(y, x)).map(|p| 1.0 - p)
-    }
-}
-
-/// Hard- and soft-cycle rates over the triads of `data`.
-pub fn transitivity(data: &PairData, sampling: TriadSampling) -> TransitivityReport {
-    let table = pooled(data);
-    let n = data.n_items();
-    let mut acc = Acc {
-        triads: 0,
-        decisive: 0,
-        cycles: 0,
-        soft: 0.0,
-    };
-    let sampled = matches!(sampling, TriadSampling::Random { .. });
+/// The triads to examine: every one whose three pairs were compared, or a
+/// seeded random sample.
+fn triads(t: &Pooled, n_items: usize, sampling: TriadSampling) -> Vec<Triad> {
+    let edge = |x: u32, y: u32| t.index.get(&(x.min(y), x.max(y))).copied();
+    let mut out = Vec::new();
     match sampling {
         TriadSampling::All => {
-            let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n];
-            for &(a, b) in table.keys() {
+            let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+            for &(a, b) in t.index.keys() {
                 adj[a as usize].push(b);
             }
             for l in &mut adj {
                 l.sort_unstable();
             }
             // Each triad i < j < k once: j ∈ adj[i], k ∈ adj[i] ∩ adj[j].
-            for i in 0..n {
+            for i in 0..n_items {
                 let ni = &adj[i];
                 for (pos, &j) in ni.iter().enumerate() {
                     let nj = &adj[j as usize];
@@ -134,12 +125,17 @@ pub fn transitivity(data: &PairData, sampling: TriadSampling) -> TransitivityRep
                             std::cmp::Ordering::Less => x += 1,
                             std::cmp::Ordering::Greater => y += 1,
                             std::cmp::Ordering::Equal => {
-                                let k = ni[x];
-                                let i32_ = i as u32;
-                                let pij = pref(&table, i32_, j).expect("edge");
-                                let pjk = pref(&table, j, k).expect("edge");
-                                let pki = pref(&table, k, i32_).expect("edge");
-                                acc.add(pij, pjk, pki);
+                                let (i, k) = (i as u32, ni[x]);
+                                if let (Some(ij), Some(jk), Some(ik)) =
+                                    (edge(i, j), edge(j, k), edge(i, k))
+                                {
+                                    out.push(Triad {
+                                        ij,
+                                        jk,
+                                        ik,
+                                        _flipped: false,
+                                    });
+                                }
                                 x += 1;
                                 y += 1;
                             }
@@ -149,41 +145,151 @@ pub fn transitivity(data: &PairData, sampling: TriadSampling) -> TransitivityRep
             }
         }
         TriadSampling::Random { n: want, seed } => {
-            if n >= 3 {
+            if n_items >= 3 {
                 let mut rng = StdRng::seed_from_u64(seed);
                 let mut draws = 0usize;
-                while acc.triads < want && draws < want.saturating_mul(100).max(1000) {
+                while out.len() < want && draws < want.saturating_mul(100).max(1000) {
                     draws += 1;
-                    let i = rng.random_range(0..n as u32);
-                    let j = rng.random_range(0..n as u32);
-                    let k = rng.random_range(0..n as u32);
-                    if i == j || j == k || i == k {
+                    let mut v = [0u32; 3];
+                    for x in &mut v {
+                        *x = rng.random_range(0..n_items as u32);
+                    }
+                    if v[0] == v[1] || v[1] == v[2] || v[0] == v[2] {
                         continue;
                     }
-                    if let (Some(pij), Some(pjk), Some(pki)) =
-                        (pref(&table, i, j), pref(&table, j, k), pref(&table, k, i))
-                    {
-                        acc.add(pij, pjk, pki);
+                    let flipped = !(v[0] < v[1]) ^ !(v[1] < v[2]) ^ !(v[0] < v[2]);
+                    v.sort_unstable();
+                    let [i, j, k] = v;
+                    if let (Some(ij), Some(jk), Some(ik)) = (edge(i, j), edge(j, k), edge(i, k)) {
+                        out.push(Triad {
+                            ij,
+                            jk,
+                            ik,
+                            _flipped: flipped,
+                        });
                     }
                 }
             }
         }
     }
+    out
+}
+
+#[derive(Default)]
+struct Acc {
+    triads: usize,
+    decisive: usize,
+    cycles: usize,
+    soft: f64,
+}
+
+/// The cycle counts of `triads` under pair probabilities `p`.
+fn count(triads: &[Triad], p: &[f64]) -> Acc {
+    let mut acc = Acc::default();
+    for t in triads {
+        let (pij, pjk, pki) = (p[t.ij], p[t.jk], 1.0 - p[t.ik]);
+        acc.triads += 1;
+        acc.soft += pij * pjk * pki + (1.0 - pij) * (1.0 - pjk) * (1.0 - pki);
+        if pij != 0.5 && pjk != 0.5 && pki != 0.5 {
+            acc.decisive += 1;
+            let (x, y, z) = (pij > 0.5, pjk > 0.5, pki > 0.5);
+            if x == y && y == z {
+                acc.cycles += 1;
+            }
+        }
+    }
+    acc
+}
+
+fn ratio(a: f64, b: usize) -> f64 {
+    if b > 0 {
+        a / b as f64
+    } else {
+        f64::NAN
+    }
+}
+
+/// Hard- and soft-cycle rates over the triads of `data`.
+pub fn transitivity(data: &PairData, sampling: TriadSampling) -> TransitivityReport {
+    let t = pooled(data);
+    let acc = count(&triads(&t, data.n_items(), sampling), &t.p);
     TransitivityReport {
         n_triads: acc.triads,
         n_decisive_triads: acc.decisive,
         n_hard_cycles: acc.cycles,
-        hard_cycle_rate: if acc.decisive > 0 {
-            acc.cycles as f64 / acc.decisive as f64
-        } else {
-            f64::NAN
-        },
+        hard_cycle_rate: ratio(acc.cycles as f64, acc.decisive),
+        hard_cycle_share: ratio(acc.cycles as f64, acc.triads),
         random_baseline: 0.25,
-        soft_cycle_rate: if acc.triads > 0 {
-            acc.soft / acc.triads as f64
-        } else {
-            f64::NAN
-        },
-        sampled,
+        soft_cycle_rate: ratio(acc.soft, acc.triads),
+        sampled: matches!(sampling, TriadSampling::Random { .. }),
+    }
+}
+
+/// Bootstrap intervals (95%, percentile) of the transitivity measures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitivityIntervals {
+    /// Replicates.
+    pub replicates: usize,
+    /// Of `hard_cycle_share`.
+    pub hard_cycle_share: [f64; 2],
+    /// Of `hard_cycle_rate`.
+    pub hard_cycle_rate: [f64; 2],
+    /// Of `soft_cycle_rate`.
+    pub soft_cycle_rate: [f64; 2],
+}
+
+/// Bootstrap of [`transitivity`] over the comparisons: each replicate redraws
+/// every pair's comparisons with replacement (a binomial draw of its `n`, rounded,
+/// with its pooled share; the triads stay those observed) and recounts. The
+/// interval is the sampling noise of the measured choices; replicate `b` draws
+/// from [`pref_stats::replicate_rng`]`(seed, b)`.
+pub fn transitivity_intervals(
+    data: &PairData,
+    sampling: TriadSampling,
+    n_boot: usize,
+    seed: u64,
+) -> TransitivityIntervals {
+    use rayon::prelude::*;
+    let t = pooled(data);
+    let tri = triads(&t, data.n_items(), sampling);
+    let reps: Vec<Acc> = (0..n_boot)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = pref_stats::replicate_rng(seed, b as u64);
+            let p: Vec<f64> =
+                t.p.iter()
+                    .zip(&t.n)
+                    .map(|(&p, &n)| {
+                        let m = n.round() as u64;
+                        match Binomial::new(m, p) {
+                            Ok(d) if m > 0 => d.sample(&mut rng) as f64 / m as f64,
+                            _ => p,
+                        }
+                    })
+                    .collect();
+            count(&tri, &p)
+        })
+        .collect();
+    let mut scratch = Vec::new();
+    let mut interval = |v: Vec<f64>| {
+        let v: Vec<f64> = v.into_iter().filter(|x| !x.is_nan()).collect();
+        [
+            pref_stats::percentile(&v, 2.5, &mut scratch),
+            pref_stats::percentile(&v, 97.5, &mut scratch),
+        ]
+    };
+    TransitivityIntervals {
+        replicates: n_boot,
+        hard_cycle_share: interval(
+            reps.iter()
+                .map(|a| ratio(a.cycles as f64, a.triads))
+                .collect(),
+        ),
+        hard_cycle_rate: interval(
+            reps.iter()
+                .map(|a| ratio(a.cycles as f64, a.decisive))
+                .collect(),
+        ),
+        soft_cycle_rate: interval(reps.iter().map(|a| ratio(a.soft, a.triads)).collect()),
     }
 }

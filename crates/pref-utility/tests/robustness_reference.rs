@@ -149,10 +149,11 @@ fn correlation_matrices_match_scipy() {
 #[test]
 fn factor_regression_matches_statsmodels() {
     let runs = runs();
-    let fr = factor_regression(&runs, CorrelationMethod::Spearman).unwrap();
+    let fr = factor_regression(&runs, CorrelationMethod::Spearman, 2).unwrap();
     let f = &fr.fit;
     assert_eq!(f.names, ["const", "format", "lang", "order"]);
-    assert!(fr.dropped.is_empty());
+    assert!(fr.constant.is_empty() && fr.aliased.is_empty());
+    assert_eq!(f.rank, 4);
     assert_eq!((f.n, f.df_resid, fr.n_skipped), (28, 24, 0));
     let params = [
         0.6647363955050537,
@@ -257,16 +258,17 @@ fn plain_ols_matches_statsmodels() {
 }
 
 #[test]
-fn ols_rejects_collinear_and_short_designs() {
+fn collinear_designs_get_the_minimum_norm_fit_and_short_ones_an_error() {
+    // y = i, a = i, b = 2a: rank 2 of 3 columns. Every β with const = 0 and
+    // a + 2b = 1 fits exactly; the one of least norm is (0, 1/5, 2/5) (closed form).
     let rows: Vec<Vec<f64>> = (0..6).map(|i| vec![i as f64, 2.0 * i as f64]).collect();
     let y: Vec<f64> = (0..6).map(|i| i as f64).collect();
-    let err = ols(&["a".into(), "b".into()], &rows, &y)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("regressor `b` is constant or collinear"),
-        "{err}"
-    );
+    let f = ols(&["a".into(), "b".into()], &rows, &y).unwrap();
+    assert_eq!((f.rank, f.df_resid), (2, 3));
+    for (got, want) in f.coef.iter().zip([0.0, 0.2, 0.4]) {
+        close(*got, want, 1e-12, "min-norm coef");
+    }
+    close(f.r2, 1.0, 1e-12, "r2");
     let err = ols(&["a".into(), "b".into()], &rows[..3], &y[..3])
         .unwrap_err()
         .to_string();
@@ -282,8 +284,8 @@ fn constant_factor_is_dropped_with_its_value() {
     for r in &mut runs {
         r.factors.insert("system_prompt".into(), "none".into());
     }
-    let fr = factor_regression(&runs, CorrelationMethod::Spearman).unwrap();
-    assert_eq!(fr.dropped, vec![("system_prompt".to_string(), 1.0)]);
+    let fr = factor_regression(&runs, CorrelationMethod::Spearman, 2).unwrap();
+    assert_eq!(fr.constant, vec![("system_prompt".to_string(), 1.0)]);
     assert_eq!(fr.fit.names.len(), 4);
 }
 
