@@ -55,6 +55,7 @@ impl Config {
             pairs: &self.pairs,
             fit: &self.fit,
             role: "model",
+            prompt: None,
         }
     }
 

@@ -763,6 +763,8 @@ async fn judge_one<C: StudyConfig>(
         prefixes: PREFIXES,
         temperature: 0.0,
         seed: 0,
+        parse: None,
+        max_tokens: TEXT_ANSWER_TOKENS,
     };
     let ans = question
         .ask(run.model(&judge.name)?.as_ref(), &messages)

@@ -13,6 +13,6 @@ pub use pairwise::{run_pairs, stage_plans, Elicited, Elicitor, Job, Plan};
 pub use rate::{run_rate, Rated, Rating};
 pub use results::Results;
 pub use settings::{
-    ActiveConfig, Answer, ElicitationConfig, FitConfig, ItemKind, ItemsConfig, Mode, PairsConfig,
-    Settings, Strategy,
+    ActiveConfig, Answer, ChoicePrompt, ElicitationConfig, FitConfig, ItemKind, ItemsConfig, Mode,
+    Orders, PairsConfig, Settings, Strategy,
 };

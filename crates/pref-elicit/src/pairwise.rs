@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::results::{
     Bias, HeldOut, PairCountsOfDesign, Results, Round, Seconds, TrainMetrics, Unparseable,
 };
-use crate::settings::{Answer, ItemKind, Mode, Settings, Strategy};
+use crate::settings::{Answer, ItemKind, Mode, Orders, Settings, Strategy};
 
 /// The plan of a run.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl Plan {
     pub fn train_jobs(&self, s: Settings<'_>) -> Vec<Job> {
         match s.pairs.strategy {
             Strategy::Active => Vec::new(),
-            _ => jobs_for(&self.train, s.elicitation.samples),
+            _ => jobs(s, &self.train),
         }
     }
 
@@ -80,6 +80,7 @@ impl Plan {
     /// Comparisons the plan asks at most (mode `rate`: ratings).
     pub fn max_comparisons(&self, s: Settings<'_>) -> usize {
         let k = s.elicitation.samples as usize;
+        let per_pair = k * s.elicitation.orders.asked().len();
         match (s.elicitation.mode, s.pairs.strategy) {
             (Mode::Rate, _) => self.items.len() * k,
             (_, Strategy::Active) => {
@@ -87,9 +88,9 @@ impl Plan {
                 if s.pairs.active.compare_random {
                     asked *= 2;
                 }
-                (asked.min(self.train.len()) + self.heldout.len()) * 2 * k
+                (asked.min(self.train.len()) + self.heldout.len()) * per_pair
             }
-            _ => (self.train.len() + self.heldout.len()) * 2 * k,
+            _ => (self.train.len() + self.heldout.len()) * per_pair,
         }
     }
 }
@@ -139,6 +140,9 @@ pub fn plan(s: Settings<'_>, items: Vec<Item>) -> Plan {
 
 /// The prompt template's name, recorded in every record (part of its id).
 pub fn template_name(s: Settings<'_>) -> String {
+    if let Some(p) = s.prompt {
+        return p.name();
+    }
     let mode = match s.elicitation.mode {
         Mode::Choose => "choose",
         Mode::CompleteThenChoose => "complete-then-choose",
@@ -158,6 +162,9 @@ pub fn system(s: Settings<'_>, messages: Vec<Message>) -> Vec<Message> {
 
 /// The question for one comparison (`first` is shown first).
 pub fn choose_messages(s: Settings<'_>, first: &str, second: &str) -> Vec<Message> {
+    if let Some(p) = s.prompt {
+        return p.messages(first, second);
+    }
     let [l1, l2] = &s.elicitation.labels;
     let text = match s.items.kind {
         ItemKind::Tasks => format!(
@@ -191,6 +198,15 @@ pub fn complete_then_choose_messages(
     system(s, conversation)
 }
 
+/// The two answers whose log-probabilities are read (the labels, or the
+/// study's prompt's options).
+pub fn choice_options(s: Settings<'_>) -> [String; 2] {
+    match s.prompt {
+        Some(p) => p.options(),
+        None => s.elicitation.labels.clone(),
+    }
+}
+
 /// Words a strict text answer may put before its label.
 pub const PREFIXES: &[&str] = &["Task ", "Option ", "task ", "option "];
 
@@ -217,13 +233,19 @@ impl Job {
     }
 }
 
-/// Every comparison of the given pairs: both orders × `samples`, pair by pair.
-pub fn jobs_for(pairs: &[(usize, usize)], samples: u32) -> Vec<Job> {
-    let mut jobs = Vec::with_capacity(pairs.len() * 2 * samples as usize);
+/// Every comparison of the given pairs: the settings' orders × samples, pair by pair.
+pub fn jobs(s: Settings<'_>, pairs: &[(usize, usize)]) -> Vec<Job> {
+    jobs_for(pairs, s.elicitation.samples, s.elicitation.orders)
+}
+
+/// Every comparison of the given pairs: `orders` × `samples`, pair by pair.
+pub fn jobs_for(pairs: &[(usize, usize)], samples: u32, orders: Orders) -> Vec<Job> {
+    let orders = orders.asked();
+    let mut jobs = Vec::with_capacity(pairs.len() * orders.len() * samples as usize);
     for &(x, y) in pairs {
         let (a, b) = (x.min(y), x.max(y));
         for sample in 0..samples {
-            for order in [Order::Ab, Order::Ba] {
+            for &order in orders {
                 jobs.push(Job {
                     a,
                     b,
@@ -268,9 +290,11 @@ pub fn completion_id(item: &Item, model_id: &str) -> String {
 /// Sampling of a text answer (8 tokens; the seed is the sample index).
 pub fn text_params(s: Settings<'_>, sample: u32) -> SamplingParams {
     SamplingParams {
-        max_tokens: pref_study::TEXT_ANSWER_TOKENS,
+        max_tokens: s
+            .prompt
+            .map_or(pref_study::TEXT_ANSWER_TOKENS, |p| p.max_answer_tokens()),
         temperature: s.elicitation.temperature,
-        seed: u64::from(sample),
+        seed: u64::from(sample) + s.prompt.map_or(0, |p| p.seed()),
         ..SamplingParams::default()
     }
 }
@@ -316,12 +340,18 @@ impl Asker<'_> {
             ),
             _ => choose_messages(s, &self.items[first].text, &self.items[second].text),
         };
+        let options = choice_options(s);
+        let parse = s.prompt.map(|p| move |t: &str| p.parse(t));
         let question = TwoWayQuestion {
-            labels: &s.elicitation.labels,
+            labels: &options,
             mode: s.elicitation.answer,
             prefixes: PREFIXES,
             temperature: s.elicitation.temperature,
-            seed: u64::from(job.sample),
+            seed: text_params(s, job.sample).seed,
+            parse: parse
+                .as_ref()
+                .map(|f| f as &(dyn Fn(&str) -> Option<usize> + Sync)),
+            max_tokens: text_params(s, job.sample).max_tokens,
         };
         let ans = question.ask(self.lm, &messages).await?;
         // Positions back to the pair's a/b.
@@ -426,7 +456,7 @@ impl<'a> Elicitor<'a> {
     /// `(count of x, count of y)`; `(0, 0)` when every answer was unparseable.
     pub fn counts(&self, x: usize, y: usize) -> (f64, f64) {
         let s = self.asker.s;
-        let recs = self.records(&jobs_for(&[(x, y)], s.elicitation.samples));
+        let recs = self.records(&jobs(s, &[(x, y)]));
         let agg = aggregate_comparisons_with(&recs, s.elicitation.readout);
         match agg.pairs.first() {
             Some(PairCounts {
@@ -466,7 +496,7 @@ pub fn stage_plans(
 ) -> Result<(Vec<StagePlan>, serde_json::Value), BoxError> {
     let plan = Plan::of(s)?;
     let template = template_name(s);
-    let (labels, scale) = (s.elicitation.labels.to_vec(), &s.elicitation.scale);
+    let (labels, scale) = (choice_options(s).to_vec(), &s.elicitation.scale);
     // Every prompt is offered to the context check, which counts the tokens
     // of the longest (docs/runs.md).
     let mut context = ContextCheck::new();
@@ -516,10 +546,10 @@ pub fn stage_plans(
         let elicit = if s.pairs.strategy == Strategy::Active {
             StagePlan::at_most("elicit", "comparisons", plan.max_comparisons(s))
         } else {
-            let mut jobs = jobs_for(&plan.heldout, s.elicitation.samples);
-            jobs.extend(plan.train_jobs(s));
-            let mut planned = Vec::with_capacity(jobs.len());
-            for j in &jobs {
+            let mut all = jobs(s, &plan.heldout);
+            all.extend(plan.train_jobs(s));
+            let mut planned = Vec::with_capacity(all.len());
+            for j in &all {
                 let (f, second) = j.shown();
                 let id = job_id(&plan.items, j, &template);
                 let (x, y) = (&plan.items[f], &plan.items[second]);
@@ -597,7 +627,6 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
     let ids = plan.ids();
     let mut el = Elicitor::open(run, s, &plan.items, plan.max_comparisons(s))?;
     let readout = s.elicitation.readout;
-    let k = s.elicitation.samples;
     let params = s.fit_params();
 
     if s.elicitation.mode == Mode::CompleteThenChoose {
@@ -606,7 +635,7 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
 
     // Held-out pairs first: every learning-curve point is measured on them.
     let t_elicit = Instant::now();
-    let held_jobs = jobs_for(&plan.heldout, k);
+    let held_jobs = jobs(s, &plan.heldout);
     el.ask(&held_jobs)?;
     let held: Vec<PairCounts> = aggregate_comparisons_with(&el.records(&held_jobs), readout)
         .pairs
@@ -626,7 +655,7 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
             let a = &s.pairs.active;
             let mut asked: Vec<(usize, usize)> = Vec::new();
             let mut oracle = |pairs: &[(usize, usize)]| -> pref_utility::Result<Vec<(f64, f64)>> {
-                el.ask(&jobs_for(pairs, k))
+                el.ask(&jobs(s, pairs))
                     .map_err(|e| pref_utility::Error::OracleFailed(e.into()))?;
                 asked.extend(pairs.iter().map(|&(x, y)| (x.min(y), x.max(y))));
                 Ok(pairs.iter().map(|&(x, y)| el.counts(x, y)).collect())
@@ -674,7 +703,7 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
                     .take(plan.active_target(s))
                     .copied()
                     .collect();
-                el.ask(&jobs_for(&r, k))?;
+                el.ask(&jobs(s, &r))?;
                 r
             } else {
                 Vec::new()
@@ -713,10 +742,10 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
     }
     let fit_seconds = t_fit.elapsed().as_secs_f64();
 
-    let train_jobs = jobs_for(&train_pairs, k);
+    let train_jobs = jobs(s, &train_pairs);
     let train_agg = aggregate_comparisons_with(&el.records(&train_jobs), readout);
     let mut all_jobs = train_jobs;
-    all_jobs.extend(jobs_for(&random_pairs, k));
+    all_jobs.extend(jobs(s, &random_pairs));
     all_jobs.extend(held_jobs);
     all_jobs.sort_by_key(|j| (j.a, j.b, j.sample, j.order == Order::Ba));
     all_jobs.dedup();
@@ -824,7 +853,8 @@ mod tests {
         let p = plan(cfg.settings("model"), items(10));
         assert_eq!((p.train.len(), p.heldout.len()), (42, 3));
         assert_eq!(
-            p.train_jobs(cfg.settings("model")).len() + jobs_for(&p.heldout, 2).len(),
+            p.train_jobs(cfg.settings("model")).len()
+                + jobs(cfg.settings("model"), &p.heldout).len(),
             45 * 2 * 2
         );
         assert_eq!(p.max_comparisons(cfg.settings("model")), 45 * 2 * 2);

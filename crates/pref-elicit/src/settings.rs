@@ -33,6 +33,36 @@ pub struct Settings<'a> {
     pub fit: &'a FitConfig,
     /// The model's role in the run (`model` in the utility study).
     pub role: &'a str,
+    /// How a comparison is put, when not by the built-in question (studies
+    /// that vary the template; mode `choose` only).
+    pub prompt: Option<&'a dyn ChoicePrompt>,
+}
+
+/// A pairwise question defined by a study (the `robustness` study's template
+/// factors): the conversation, the two options read from the log-probabilities,
+/// and the parser of text answers.
+pub trait ChoicePrompt: std::fmt::Debug + Sync {
+    /// The template's name: part of every record's id and recorded in it, so it
+    /// must change whenever the text does.
+    fn name(&self) -> String;
+    /// The conversation asking to choose between `first` and `second` (shown in
+    /// that order).
+    fn messages(&self, first: &str, second: &str) -> Vec<pref_llm::Message>;
+    /// The assistant's two possible answers, first-shown first, whose
+    /// log-probabilities are read (a shared prefix such as `<choice>Task `
+    /// cancels in the normalised probability).
+    fn options(&self) -> [String; 2];
+    /// Reads a text answer: `Some(0)` for the first option, `Some(1)` for the
+    /// second, `None` when unparseable.
+    fn parse(&self, text: &str) -> Option<usize>;
+    /// Tokens a text answer may take.
+    fn max_answer_tokens(&self) -> u32 {
+        pref_study::TEXT_ANSWER_TOKENS
+    }
+    /// Added to the sample index to seed sampled text answers.
+    fn seed(&self) -> u64 {
+        0
+    }
 }
 
 /// What is compared.
@@ -109,6 +139,10 @@ pub struct ElicitationConfig {
     pub answer: Answer,
     /// Samples per pair and order (each its own seed; with `logprobs` one is enough).
     pub samples: u32,
+    /// Which presentation orders are asked: `both` (default; position bias
+    /// cancels in the pooled counts), or one: `canonical` (a pair's items in
+    /// draw order) or `reversed`.
+    pub orders: Orders,
     /// Temperature of text answers (0 = greedy; the seed is the sample index).
     pub temperature: f32,
     /// The two option labels, first-shown first.
@@ -132,12 +166,38 @@ impl Default for ElicitationConfig {
             mode: Mode::Choose,
             answer: Answer::Logprobs,
             samples: 1,
+            orders: Orders::Both,
             temperature: 0.0,
             labels: ["A".into(), "B".into()],
             scale: ["1", "2", "3", "4", "5"].map(String::from).to_vec(),
             system: None,
             max_tokens_complete: 96,
             readout: Readout::Probability,
+        }
+    }
+}
+
+/// Which presentation orders of a pair are asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Orders {
+    /// Both orders.
+    Both,
+    /// The pair's items in draw order (`a` first).
+    Canonical,
+    /// `b` first.
+    Reversed,
+}
+
+impl Orders {
+    /// The orders asked.
+    pub fn asked(self) -> &'static [pref_data::Order] {
+        use pref_data::Order;
+        match self {
+            Orders::Both => &[Order::Ab, Order::Ba],
+            Orders::Canonical => &[Order::Ab],
+            Orders::Reversed => &[Order::Ba],
         }
     }
 }
@@ -265,11 +325,20 @@ impl Sections {
             pairs: &self.pairs,
             fit: &self.fit,
             role,
+            prompt: None,
         }
     }
 }
 
-impl Settings<'_> {
+impl<'a> Settings<'a> {
+    /// These settings with comparisons put by `prompt`.
+    pub fn with_prompt(self, prompt: &'a dyn ChoicePrompt) -> Self {
+        Self {
+            prompt: Some(prompt),
+            ..self
+        }
+    }
+
     /// The Thurstonian parameters (a prior sd of 0 is flat).
     pub fn fit_params(&self) -> ThurstonianParams {
         let prior = |sd: f64| (sd > 0.0).then_some(sd);
@@ -281,6 +350,14 @@ impl Settings<'_> {
 
     /// Checks what serde cannot, naming the setting.
     pub fn check(&self) -> Result<()> {
+        if self.prompt.is_some() && self.elicitation.mode != Mode::Choose {
+            setting!(
+                "elicitation.mode must be `choose` when the study sets the question's template"
+            );
+        }
+        if self.elicitation.orders != Orders::Both && self.elicitation.mode == Mode::Rate {
+            setting!("elicitation.orders applies to pairwise modes, not `rate`");
+        }
         if self.items.files.is_empty() {
             setting!("items.files is empty: give at least one input file");
         }

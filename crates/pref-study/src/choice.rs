@@ -48,7 +48,7 @@ pub struct TwoWayAnswer {
 }
 
 /// How to ask a two-option question.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TwoWayQuestion<'a> {
     /// The two labels, first-shown first.
     pub labels: &'a [String; 2],
@@ -60,6 +60,12 @@ pub struct TwoWayQuestion<'a> {
     pub temperature: f32,
     /// Text answers: sampling seed (the sample index).
     pub seed: u64,
+    /// Text answers: a parser to use instead of the strict label parser
+    /// (`Some(0)` first label, `Some(1)` second, `None` unparseable); for
+    /// answers in a format such as `<choice>Task A</choice>`.
+    pub parse: Option<&'a (dyn Fn(&str) -> Option<usize> + Sync)>,
+    /// Text answers: tokens at most ([`TEXT_ANSWER_TOKENS`] for a bare label).
+    pub max_tokens: u32,
 }
 
 impl TwoWayQuestion<'_> {
@@ -90,13 +96,17 @@ impl TwoWayQuestion<'_> {
             }
             AnswerMode::Text => {
                 let params = SamplingParams {
-                    max_tokens: TEXT_ANSWER_TOKENS,
+                    max_tokens: self.max_tokens,
                     temperature: self.temperature,
                     seed: self.seed,
                     ..SamplingParams::default()
                 };
                 let c = lm.generate(messages, &params).await?;
-                let picked = pref_llm::parse_label(&c.text, self.labels, self.prefixes).map(|k| {
+                let parsed = match self.parse {
+                    Some(parse) => parse(&c.text),
+                    None => pref_llm::parse_label(&c.text, self.labels, self.prefixes),
+                };
+                let picked = parsed.map(|k| {
                     if k == 0 {
                         Picked::First
                     } else {

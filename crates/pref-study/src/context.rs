@@ -80,7 +80,7 @@ impl ContextCheck {
             messages: messages.to_vec(),
             reserve,
         });
-        offers.longest.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        offers.longest.sort_by_key(|c| std::cmp::Reverse(c.bytes));
         offers.longest.truncate(PER_SETTING);
     }
 

@@ -95,9 +95,6 @@ struct Triad {
     ij: usize,
     jk: usize,
     ik: usize,
-    /// Whether the triad was drawn as (i, k, j): its cycle direction is reversed,
-    /// which changes neither measure.
-    _flipped: bool,
 }
 
 /// The triads to examine: every one whose three pairs were compared, or a
@@ -129,12 +126,7 @@ fn triads(t: &Pooled, n_items: usize, sampling: TriadSampling) -> Vec<Triad> {
                                 if let (Some(ij), Some(jk), Some(ik)) =
                                     (edge(i, j), edge(j, k), edge(i, k))
                                 {
-                                    out.push(Triad {
-                                        ij,
-                                        jk,
-                                        ik,
-                                        _flipped: false,
-                                    });
+                                    out.push(Triad { ij, jk, ik });
                                 }
                                 x += 1;
                                 y += 1;
@@ -157,16 +149,11 @@ fn triads(t: &Pooled, n_items: usize, sampling: TriadSampling) -> Vec<Triad> {
                     if v[0] == v[1] || v[1] == v[2] || v[0] == v[2] {
                         continue;
                     }
-                    let flipped = !(v[0] < v[1]) ^ !(v[1] < v[2]) ^ !(v[0] < v[2]);
+                    // Sorted: a triad's measures do not depend on the order drawn.
                     v.sort_unstable();
                     let [i, j, k] = v;
                     if let (Some(ij), Some(jk), Some(ik)) = (edge(i, j), edge(j, k), edge(i, k)) {
-                        out.push(Triad {
-                            ij,
-                            jk,
-                            ik,
-                            _flipped: flipped,
-                        });
+                        out.push(Triad { ij, jk, ik });
                     }
                 }
             }
