@@ -616,6 +616,9 @@ pub struct Elicited {
     pub plan: Plan,
     /// The Thurstonian fit on every training pair (`None` when nothing could be fitted).
     pub fit: Option<UtilityFit>,
+    /// The counts of every training pair, `(x, y, count of x, count of y)` by
+    /// item index (what the fit saw).
+    pub train_counts: Vec<(usize, usize, f64, f64)>,
 }
 
 /// Runs (or resumes) a pairwise elicitation (`choose`, `complete-then-choose`)
@@ -800,7 +803,12 @@ pub fn run_pairs<C: StudyConfig>(run: &Run<C>, s: Settings<'_>) -> Result<Elicit
         },
     };
     el.finish();
-    Ok(Elicited { results, plan, fit })
+    Ok(Elicited {
+        results,
+        plan,
+        fit,
+        train_counts,
+    })
 }
 
 #[cfg(test)]
