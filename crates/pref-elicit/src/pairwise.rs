@@ -438,10 +438,17 @@ impl<'a> Elicitor<'a> {
     }
 
     /// Asks every job not yet recorded and records the answers.
+    ///
+    /// Questions that show the same item first are asked one after another:
+    /// their prompts agree up to the end of that item, and the embedded backend
+    /// decodes only what follows (it keeps the previous prompt's cells; see
+    /// `pref_llm::llama`). The answers do not depend on the order asked.
     pub fn ask(&mut self, jobs: &[Job]) -> Result<()> {
         let asker = &self.asker;
+        let mut ordered = jobs.to_vec();
+        ordered.sort_by_key(|j| (j.shown().0, j.sample, j.shown().1));
         self.comparisons
-            .run(jobs, |j| asker.id(j), |j| asker.answer(j))?;
+            .run(&ordered, |j| asker.id(j), |j| asker.answer(j))?;
         Ok(())
     }
 

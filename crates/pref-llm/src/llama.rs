@@ -565,6 +565,16 @@ fn log_softmax(logits: &[f32]) -> Vec<f64> {
     logits.iter().map(|&l| l as f64 - m - lz).collect()
 }
 
+/// The number of leading tokens every option shares, when each option has
+/// exactly one token after them (and there is at least one shared token).
+fn shared_then_one(toks: &[Vec<LlamaToken>]) -> Option<usize> {
+    let first = toks.first()?;
+    let common = (0..first.len())
+        .take_while(|&k| toks.iter().all(|t| t.get(k) == Some(&first[k])))
+        .count();
+    (common > 0 && toks.iter().all(|t| t.len() == common + 1)).then_some(common)
+}
+
 fn argmax(logits: &[f32]) -> usize {
     let mut best = 0;
     for (i, &l) in logits.iter().enumerate() {
@@ -807,6 +817,27 @@ impl Worker<'_> {
                     .collect();
             })?;
             lps
+        } else if let Some(common) = shared_then_one(&toks) {
+            // Options that agree but for their last token (`<choice>Task A` /
+            // `<choice>Task B`): one pass over the prompt and the shared tokens
+            // gives their log p, and at the position after them, where the
+            // format puts the label, the distribution the labels are read from.
+            let mut seq = p.clone();
+            seq.extend_from_slice(&toks[0][..common]);
+            let first = p.len() - 1;
+            let (mut shared, mut last) = (0.0, Vec::new());
+            self.decode_prompt(&seq, first..seq.len(), |i, logits| {
+                let k = i - first;
+                if k < common {
+                    shared += logprob_of(logits, toks[0][k].0 as usize);
+                } else {
+                    last = toks
+                        .iter()
+                        .map(|t| logprob_of(logits, t[common].0 as usize))
+                        .collect();
+                }
+            })?;
+            last.into_iter().map(|l: f64| shared + l).collect()
         } else {
             // Multi-token labels: teacher-force each option.
             let mut out = Vec::with_capacity(options.len());

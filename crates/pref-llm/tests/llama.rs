@@ -346,15 +346,29 @@ fn choice_logprobs_match_scoring_the_label() {
             );
         }
     }
-    // Multi-token options go through teacher forcing.
-    let long = vec!["the poem".to_string(), "the integral".to_string()];
-    let c = rt
-        .block_on(smol().choice_logprobs(&ask(QUESTION), &long))
-        .unwrap();
-    let s0 = rt
-        .block_on(smol().score(&ask(QUESTION), "the poem"))
-        .unwrap();
-    assert_eq!(c.logprobs[0], s0.sum_logprob);
+    // Multi-token options: the log p of teacher forcing. Options sharing all
+    // but their last token are read in one pass over the shared tokens (the
+    // label's position in a format such as `<choice>Task A`); others are
+    // teacher-forced one by one. Same values up to the kernels' rounding (the
+    // one-pass sequence is one token shorter, so its last block differs).
+    for long in [
+        ["the poem".to_string(), "the integral".to_string()],
+        ["<choice>Task A".to_string(), "<choice>Task B".to_string()],
+        ["A poem".to_string(), "Integrals".to_string()],
+    ] {
+        let c = rt
+            .block_on(smol().choice_logprobs(&ask(QUESTION), &long))
+            .unwrap();
+        for (k, o) in long.iter().enumerate() {
+            let s = rt.block_on(smol().score(&ask(QUESTION), o)).unwrap();
+            assert!(
+                (c.logprobs[k] - s.sum_logprob).abs() < 1e-3,
+                "{o}: {} vs {}",
+                c.logprobs[k],
+                s.sum_logprob
+            );
+        }
+    }
     // Bad requests are errors, not panics.
     assert!(rt
         .block_on(smol().choice_logprobs(&ask(QUESTION), &opts[..1]))
