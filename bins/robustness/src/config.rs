@@ -12,6 +12,7 @@ use pref_llm::ModelSpec;
 use pref_study::{BoxError, StudyConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::positivity::{PositivityConfig, Templates};
 use crate::template::{Factor, FACTORS};
 
 /// The whole configuration.
@@ -33,6 +34,8 @@ pub struct Config {
     pub design: DesignConfig,
     /// The analysis across configurations.
     pub analysis: AnalysisConfig,
+    /// The positivity check of post-task self-reports.
+    pub positivity: PositivityConfig,
     /// Written by `robustness run`: the model's id and the tool version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Resolved>,
@@ -55,6 +58,7 @@ impl Default for Config {
             fit: FitConfig::default(),
             design: DesignConfig::default(),
             analysis: AnalysisConfig::default(),
+            positivity: PositivityConfig::default(),
             resolved: None,
         }
     }
@@ -255,6 +259,26 @@ impl Config {
                 d.vary.len()
             );
         }
+        let p = &self.positivity;
+        if p.enabled {
+            if p.n_items == 0 {
+                bail!("positivity.n_items must be at least 1 (or set positivity.enabled = false)");
+            }
+            if !(1..=pref_elicit::settings::MAX_TOKENS).contains(&p.max_tokens) {
+                bail!(
+                    "positivity.max_tokens must be in 1..={}, got {}",
+                    pref_elicit::settings::MAX_TOKENS,
+                    p.max_tokens
+                );
+            }
+            if !(p.temperature.is_finite() && (0.0..=2.0).contains(&p.temperature)) {
+                bail!(
+                    "positivity.temperature must be in [0, 2], got {}",
+                    p.temperature
+                );
+            }
+            Templates::load(p.templates.as_deref())?;
+        }
         let a = &self.analysis;
         if a.min_shared < 2 {
             bail!(
@@ -299,5 +323,22 @@ impl StudyConfig for Config {
             model_id: ids.get("model").cloned().unwrap_or_default(),
             version: version.into(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_parses_and_passes_the_checks() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/configs/robustness.toml");
+        let cfg: Config = pref_study::read_config(&path).unwrap();
+        cfg.check().unwrap();
+        assert_eq!((cfg.items.n_items, cfg.design.n_configs), (20, 12));
+        Config::default().check().unwrap();
+        let e = toml::from_str::<Config>("[design]\nn_confgs = 3\n").unwrap_err();
+        assert!(e.to_string().contains("n_confgs"), "{e}");
     }
 }

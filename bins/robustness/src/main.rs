@@ -9,6 +9,7 @@
 
 mod config;
 mod design;
+mod positivity;
 mod report;
 mod study;
 mod template;

@@ -197,6 +197,7 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
         let plot = chart.render(&plots.join("cycles"))?;
         r.image("cycle rates", &plot.png);
     }
+    positivity(&mut r, res, &plots)?;
     r.paragraph(
         "A small model's answers are driven mostly by the position of the options: with one \
          order per configuration, configurations sharing the `order` level share that bias, \
@@ -205,5 +206,82 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
     );
     r.write(&run.root().join("report.md"))?;
     write_index(run.root())?;
+    Ok(())
+}
+
+/// The positivity check: shares per framing × option set, two heatmaps.
+fn positivity(r: &mut Report, res: &Results, plots: &std::path::Path) -> Result<()> {
+    let Some(p) = &res.positivity else {
+        return Ok(());
+    };
+    r.heading(2, "Positivity bias of self-reports");
+    let share = |s: Option<crate::positivity::Shares>| {
+        s.map_or("–".to_string(), |s| {
+            format!(
+                "{} positive, {} negative (score {:+.2})",
+                pct(s.positive),
+                pct(s.negative),
+                s.mean_score
+            )
+        })
+    };
+    r.paragraph(&format!(
+        "The model completed {} tasks, then rated each under every framing × option set \
+         (positive, neutral, negative). From the options' probabilities: {}. From its \
+         written answers: {}; {} of {} answers named no option (kept in \
+         `records/self_reports.jsonl`, not counted in the shares). A model without a \
+         positivity bias would not call most tasks positive under every framing.",
+        p.n_items,
+        share(p.overall_logprobs),
+        share(p.overall_text),
+        p.unparseable,
+        p.cells.iter().map(|c| c.n).sum::<usize>(),
+    ));
+    for (file, title, value) in [
+        (
+            "positivity_negative",
+            "Share of negative self-reports (option probabilities)",
+            (|c: &crate::positivity::Cell| c.logprobs.map(|s| s.negative))
+                as fn(&crate::positivity::Cell) -> Option<f64>,
+        ),
+        (
+            "positivity_score",
+            "Mean self-report score, +1 positive … −1 negative (option probabilities)",
+            |c: &crate::positivity::Cell| c.logprobs.map(|s| s.mean_score),
+        ),
+        (
+            "positivity_score_text",
+            "Mean self-report score from the written answers",
+            |c: &crate::positivity::Cell| c.text.map(|s| s.mean_score),
+        ),
+    ] {
+        let (rows, cols, values) = crate::positivity::grid(p, value);
+        if values.iter().flatten().all(|v| v.is_nan()) {
+            continue;
+        }
+        let mut h = Heatmap::new(title, rows, cols, values);
+        h.allow_missing = true;
+        h.row_axis = "framing".into();
+        h.col_axis = "options".into();
+        let plot = h.render(&plots.join(file))?;
+        r.image(title, &plot.png);
+    }
+    let mut t = Table::new([
+        "framing",
+        "options",
+        "probabilities",
+        "written answers",
+        "unparseable",
+    ]);
+    for c in &p.cells {
+        t.row(cells![
+            c.framing.as_str(),
+            c.option_set.as_str(),
+            share(c.logprobs),
+            share(c.text),
+            c.unparseable
+        ]);
+    }
+    r.table(&t)?;
     Ok(())
 }

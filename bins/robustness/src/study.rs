@@ -159,6 +159,8 @@ pub struct Results {
     pub correlations: Vec<Vec<Option<f64>>>,
     /// The factor regression (`None` with the reason in `warnings`).
     pub regression: Option<Regression>,
+    /// The positivity check (`None` when disabled).
+    pub positivity: Option<crate::positivity::Positivity>,
     /// Mean hard-cycle rate over configurations (0.25 at random).
     pub mean_hard_cycle_rate: Option<f64>,
     /// Model calls of this process.
@@ -201,6 +203,12 @@ impl Study for RobustnessStudy {
                 "template": pref_elicit::ChoicePrompt::name(&p.template),
             }));
         }
+        let items = pref_elicit::Plan::of(cfg.settings())?.items;
+        plans.extend(crate::positivity::stage_plans(
+            &cfg.positivity,
+            &items,
+            &lm.id().to_string(),
+        )?);
         let details = serde_json::json!({
             "configs": configs,
             "repeated_draws_dropped": repeats,
@@ -281,6 +289,9 @@ impl Study for RobustnessStudy {
             });
             runs.extend(utilities);
         }
+        let t_positivity = Instant::now();
+        let plan_items = pref_elicit::Plan::of(cfg.settings())?.items;
+        let positivity = crate::positivity::run_check(run, &cfg.positivity, &plan_items)?;
         let t1 = Instant::now();
         let a = &cfg.analysis;
         let m = method(a.correlation);
@@ -352,12 +363,14 @@ impl Study for RobustnessStudy {
                 .collect(),
             configs,
             regression,
+            positivity,
             mean_hard_cycle_rate: (!rates.is_empty())
                 .then(|| rates.iter().sum::<f64>() / rates.len() as f64),
             model_calls: run.calls(),
             warnings,
             seconds: BTreeMap::from([
-                ("elicitation".to_string(), (t1 - t0).as_secs_f64()),
+                ("elicitation".to_string(), (t_positivity - t0).as_secs_f64()),
+                ("positivity".to_string(), (t1 - t_positivity).as_secs_f64()),
                 ("analysis".to_string(), t1.elapsed().as_secs_f64()),
                 ("total".to_string(), run.seconds()),
             ]),

@@ -65,7 +65,7 @@ fn config(dir: &Path, extra: &str) -> String {
     let text = format!(
         "[items]\nn_items = 5\nfiles = [{{ path = {:?}, source = \"alpaca\" }}, {{ path = {:?}, source = \"math\" }}]\n\
          [design]\nsampling = \"factorial\"\nvary = [\"order\", \"language\"]\n\
-         [analysis]\nmin_shared = 5\nbootstrap = 200\n{extra}",
+         [analysis]\nmin_shared = 5\nbootstrap = 200\n[positivity]\nenabled = false\n{extra}",
         fx.join("alpaca.json"),
         fx.join("math.jsonl")
     );
@@ -79,14 +79,38 @@ fn bad_designs_are_named_before_any_model_call() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path();
     for (extra, want) in [
-        ("[design]\nvary = [\"colour\"]\n", "design.vary: unknown factor `colour`"),
-        ("[design]\nvary = [\"order\"]\nfixed = { language = \"de\" }\n", "design.fixed.language: unknown level `de`"),
-        ("[design]\nvary = [\"order\"]\nfixed = { order = \"reversed\" }\n", "design.fixed.order: `order` is also in design.vary"),
-        ("[design]\nn_configs = 3\n", "3 configurations give 3 pairs, too few for 12 coefficients"),
-        ("[design]\nsampling = \"factorial\"\n", "configurations; between 2 and 1000"),
-        ("[analysis]\nbootstrap = 5\n", "analysis.bootstrap must be in 100..=100000"),
-        ("[elicitation]\norders = \"reversed\"\n", "elicitation.orders is set by the `order` factor"),
-        ("[elicitation]\nmode = \"rate\"\n", "elicitation.mode must be `choose`"),
+        (
+            "[design]\nvary = [\"colour\"]\n",
+            "design.vary: unknown factor `colour`",
+        ),
+        (
+            "[design]\nvary = [\"order\"]\nfixed = { language = \"de\" }\n",
+            "design.fixed.language: unknown level `de`",
+        ),
+        (
+            "[design]\nvary = [\"order\"]\nfixed = { order = \"reversed\" }\n",
+            "design.fixed.order: `order` is also in design.vary",
+        ),
+        (
+            "[design]\nn_configs = 3\n",
+            "3 configurations give 3 pairs, too few for 12 coefficients",
+        ),
+        (
+            "[design]\nsampling = \"factorial\"\n",
+            "configurations; between 2 and 1000",
+        ),
+        (
+            "[analysis]\nbootstrap = 5\n",
+            "analysis.bootstrap must be in 100..=100000",
+        ),
+        (
+            "[elicitation]\norders = \"reversed\"\n",
+            "elicitation.orders is set by the `order` factor",
+        ),
+        (
+            "[elicitation]\nmode = \"rate\"\n",
+            "elicitation.mode must be `choose`",
+        ),
     ] {
         let p = tmp.path().join("bad.toml");
         std::fs::write(&p, extra).unwrap();
@@ -109,19 +133,37 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
 
     // A: uninterrupted.
     let run_a = tmp.path().join("a");
-    let a = run_ok(&["run", "--config", &cfg, "--out", run_a.to_str().unwrap()], &tmp.path().join("ca"));
+    let a = run_ok(
+        &["run", "--config", &cfg, "--out", run_a.to_str().unwrap()],
+        &tmp.path().join("ca"),
+    );
     let (n, recs_a) = records(&run_a);
     assert_eq!((n, recs_a.len()), (60, 60));
     assert_eq!(a["configs"].as_array().unwrap().len(), 6);
     // Every prompt differs (order or language): 60 calls.
     assert_eq!(a["model_calls"]["made"], 60);
-    for f in ["report.md", "index.html", "plots/coefficients.png", "plots/correlations.png", "plots/cycles.png"] {
+    for f in [
+        "report.md",
+        "index.html",
+        "plots/coefficients.png",
+        "plots/correlations.png",
+        "plots/cycles.png",
+    ] {
         assert!(run_a.join(f).is_file(), "{f}");
     }
     let g = &a["regression"];
     assert_eq!(g["n_pairs"], 15);
-    let constant: Vec<&str> = g["constant"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(constant.len(), 9, "every factor not varied is constant: {constant:?}");
+    let constant: Vec<&str> = g["constant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        constant.len(),
+        9,
+        "every factor not varied is constant: {constant:?}"
+    );
     assert!(g["coefficients"]["order"]["estimate"].is_f64());
 
     // The same regression refitted from the reported utilities and levels.
@@ -135,7 +177,8 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
             factors: serde_json::from_value(c["levels"].clone()).unwrap(),
         })
         .collect();
-    let fr = pref_utility::factor_regression(&runs, pref_utility::CorrelationMethod::Pearson, 5).unwrap();
+    let fr = pref_utility::factor_regression(&runs, pref_utility::CorrelationMethod::Pearson, 5)
+        .unwrap();
     assert_eq!(g["r2"].as_f64().unwrap(), fr.fit.r2);
     assert_eq!(g["intercept"]["estimate"].as_f64().unwrap(), fr.fit.coef[0]);
     assert_eq!(fr.fit.names, ["const", "language", "order"]);
@@ -146,13 +189,34 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
     let mut p_first: BTreeMap<(String, String), f64> = BTreeMap::new();
     // The template's text does not hold the order: records of the other order
     // share its name and belong to another configuration.
-    let order = if c0["levels"]["order"] == "canonical" { "ab" } else { "ba" };
-    for r in recs_a.values().filter(|r| r["template"] == template && r["order"] == order) {
-        let (la, lb) = (r["logprob_a"].as_f64().unwrap(), r["logprob_b"].as_f64().unwrap());
+    let order = if c0["levels"]["order"] == "canonical" {
+        "ab"
+    } else {
+        "ba"
+    };
+    for r in recs_a
+        .values()
+        .filter(|r| r["template"] == template && r["order"] == order)
+    {
+        let (la, lb) = (
+            r["logprob_a"].as_f64().unwrap(),
+            r["logprob_b"].as_f64().unwrap(),
+        );
         let pa = 1.0 / (1.0 + (lb - la).exp());
-        p_first.insert((r["a"].as_str().unwrap().into(), r["b"].as_str().unwrap().into()), pa);
+        p_first.insert(
+            (
+                r["a"].as_str().unwrap().into(),
+                r["b"].as_str().unwrap().into(),
+            ),
+            pa,
+        );
     }
-    let items: Vec<String> = a["items"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
+    let items: Vec<String> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().into())
+        .collect();
     let p = |x: &String, y: &String| match p_first.get(&(x.clone(), y.clone())) {
         Some(&v) => v,
         None => 1.0 - p_first[&(y.clone(), x.clone())],
@@ -161,28 +225,44 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
     for i in 0..items.len() {
         for j in i + 1..items.len() {
             for k in j + 1..items.len() {
-                let (a1, b1, c1) = (p(&items[i], &items[j]), p(&items[j], &items[k]), p(&items[k], &items[i]));
+                let (a1, b1, c1) = (
+                    p(&items[i], &items[j]),
+                    p(&items[j], &items[k]),
+                    p(&items[k], &items[i]),
+                );
                 triads += 1;
-                if ![a1, b1, c1].contains(&0.5) && (a1 > 0.5) == (b1 > 0.5) && (b1 > 0.5) == (c1 > 0.5) {
+                if ![a1, b1, c1].contains(&0.5)
+                    && (a1 > 0.5) == (b1 > 0.5)
+                    && (b1 > 0.5) == (c1 > 0.5)
+                {
                     cycles += 1;
                 }
             }
         }
     }
     assert_eq!(c0["n_triads"], triads);
-    assert_eq!(c0["hard_cycle_rate"][0].as_f64().unwrap(), cycles as f64 / triads as f64);
+    assert_eq!(
+        c0["hard_cycle_rate"][0].as_f64().unwrap(),
+        cycles as f64 / triads as f64
+    );
 
     // B: killed after 20 records, resumed: the same records and results.
     let run_b = tmp.path().join("b");
     let cache_b = tmp.path().join("cb");
-    let mut child = robustness(&["run", "--config", &cfg, "--out", run_b.to_str().unwrap()], &cache_b)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = robustness(
+        &["run", "--config", &cfg, "--out", run_b.to_str().unwrap()],
+        &cache_b,
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let started = Instant::now();
     while records(&run_b).0 < 20 {
         assert!(started.elapsed() < Duration::from_secs(600), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "finished before the kill");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -199,7 +279,13 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
     }
     // A rerun of the finished run asks nothing.
     let c = run_ok(&["run", "--resume", run_b.to_str().unwrap()], &cache_b);
-    assert_eq!((c["model_calls"]["made"].as_u64(), c["model_calls"]["cached"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            c["model_calls"]["made"].as_u64(),
+            c["model_calls"]["cached"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
 }
 
 #[test]
@@ -212,20 +298,63 @@ fn every_response_format_is_read_on_the_embedded_model() {
     let text = format!(
         "[items]\nn_items = 3\nfiles = [{{ path = {:?}, source = \"alpaca\" }}]\n\
          [design]\nsampling = \"factorial\"\nvary = [\"response_format\"]\n\
-         [analysis]\nmin_shared = 3\nbootstrap = 100\n",
-        fx.join("alpaca.json")
+         [analysis]\nmin_shared = 3\nbootstrap = 100\n\
+         [positivity]\nn_items = 2\nmax_tokens = 24\ntemplates = {:?}\n",
+        fx.join("alpaca.json"),
+        tmp.path().join("positivity.toml")
     );
+    std::fs::write(
+        tmp.path().join("positivity.toml"),
+        "response_instruction = \"Respond with only '{0}', '{1}', or '{2}'.\"\n\
+         [[framings]]\nname = \"plain\"\ntemplate = \"Did you enjoy that task? Rate it as {options}.\"\n\
+         [[option_sets]]\nname = \"gnb\"\noptions = [\"good\", \"neutral\", \"bad\"]\n\
+         [[option_sets]]\nname = \"ysn\"\noptions = [\"yes\", \"somewhat\", \"no\"]\n",
+    )
+    .unwrap();
     let cfg = tmp.path().join("f.toml");
     std::fs::write(&cfg, text).unwrap();
     let out = tmp.path().join("run");
-    let r = run_ok(&["run", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()], tmp.path());
+    let r = run_ok(
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
     let (_, recs) = records(&out);
     assert_eq!(recs.len(), 9);
     for rec in recs.values() {
         // Log-prob answers: always a choice, the options as the format writes them.
         assert!(rec["choice"].is_string(), "{rec}");
         let raw = rec["raw"].as_str().unwrap();
-        assert!(raw.starts_with("Task A:") || raw.starts_with("<choice>Task A:") || raw.starts_with("{\"name\""), "{raw}");
+        assert!(
+            raw.starts_with("Task A:")
+                || raw.starts_with("<choice>Task A:")
+                || raw.starts_with("{\"name\""),
+            "{raw}"
+        );
     }
     assert_eq!(r["configs"].as_array().unwrap().len(), 3);
+    // The positivity check: 2 tasks completed, each rated under 1 framing × 2
+    // option sets, from the options' probabilities and from a written answer.
+    let p = &r["positivity"];
+    assert_eq!(p["n_items"], 2);
+    let cells = p["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    for c in cells {
+        assert_eq!(c["n"], 2);
+        let s = &c["logprobs"];
+        let total = s["positive"].as_f64().unwrap() + s["neutral"].as_f64().unwrap() + s["negative"].as_f64().unwrap();
+        assert!((total - 1.0).abs() < 1e-9, "{c}");
+    }
+    let text = std::fs::read_to_string(out.join("records/self_reports.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    assert!(out.join("plots/positivity_score.png").is_file());
+    // A rerun asks nothing: every stage, the positivity check's included.
+    let again = run_ok(&["run", "--resume", out.to_str().unwrap()], tmp.path());
+    assert_eq!(again["model_calls"]["made"], 0);
+    assert_eq!(again["positivity"], r["positivity"]);
 }
