@@ -43,8 +43,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let mut items = ItemsConfig::default();
-        items.n_items = 20;
+        let items = ItemsConfig {
+            n_items: 20,
+            ..ItemsConfig::default()
+        };
         let pairs = PairsConfig {
             strategy: Strategy::All,
             heldout_fraction: 0.0,

@@ -22,8 +22,7 @@ use clap::{Args, Parser, Subcommand};
 
 use config::Config;
 use pref_elicit::Answer;
-use pref_llm::Backend;
-use pref_study::RunFlags;
+use pref_study::{ModelFlags, RunFlags};
 use study::RobustnessStudy;
 
 /// Elicit utilities over a grid of prompt templates and measure which template
@@ -62,15 +61,8 @@ struct RunArgs {
     /// Override elicitation.answer (`logprobs` or `text`).
     #[arg(long, value_enum)]
     answer: Option<Answer>,
-    /// Override model.backend (`llama` or `openai`).
-    #[arg(long)]
-    backend: Option<Backend>,
-    /// Override model.name (embedded name or GGUF path; the served name with --base-url).
-    #[arg(long)]
-    model: Option<String>,
-    /// Override model.base_url (implies --backend openai).
-    #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
+    #[command(flatten)]
+    model: ModelFlags,
 }
 
 impl RunArgs {
@@ -87,12 +79,7 @@ impl RunArgs {
         set!(self.n_configs => c.design.n_configs);
         set!(self.design_seed => c.design.seed);
         set!(self.answer => c.elicitation.answer);
-        set!(self.backend => c.model.backend);
-        set!(self.model => c.model.name);
-        if self.base_url.is_some() {
-            c.model.base_url = self.base_url.clone();
-            c.model.backend = Backend::Openai;
-        }
+        self.model.apply(&mut c.model);
         if c.elicitation.answer == Answer::Text {
             c.elicitation.readout = pref_utility::Readout::Choice;
         }

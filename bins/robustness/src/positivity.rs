@@ -210,7 +210,7 @@ fn completion_params(cfg: &PositivityConfig) -> SamplingParams {
 }
 
 /// The questions: (item index, framing, option set, question text).
-fn jobs<'a>(t: &'a Templates, n_items: usize) -> Vec<(usize, &'a Framing, &'a OptionSet, String)> {
+fn jobs(t: &Templates, n_items: usize) -> Vec<(usize, &Framing, &OptionSet, String)> {
     // Item-major, so the questions about one item (same task and completion)
     // follow each other and share the prompt's cells.
     let mut out = Vec::new();
@@ -403,17 +403,19 @@ pub fn run_check<C: StudyConfig>(
                 .collect();
             let (mut lp, mut text, mut unparseable) = ([0.0; 3], [0.0; 3], 0);
             for r in &recs {
-                for k in 0..3 {
-                    lp[k] += r.probs[k];
+                for (sum, p) in lp.iter_mut().zip(r.probs) {
+                    *sum += p;
                 }
                 match r.parsed {
                     Some(k) => text[k] += 1.0,
                     None => unparseable += 1,
                 }
             }
-            for k in 0..3 {
-                all_lp[k] += lp[k];
-                all_text[k] += text[k];
+            for (all, x) in all_lp.iter_mut().zip(lp) {
+                *all += x;
+            }
+            for (all, x) in all_text.iter_mut().zip(text) {
+                *all += x;
             }
             all_unparseable += unparseable;
             cells.push(Cell {

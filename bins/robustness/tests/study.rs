@@ -347,7 +347,9 @@ fn every_response_format_is_read_on_the_embedded_model() {
     for c in cells {
         assert_eq!(c["n"], 2);
         let s = &c["logprobs"];
-        let total = s["positive"].as_f64().unwrap() + s["neutral"].as_f64().unwrap() + s["negative"].as_f64().unwrap();
+        let total = s["positive"].as_f64().unwrap()
+            + s["neutral"].as_f64().unwrap()
+            + s["negative"].as_f64().unwrap();
         assert!((total - 1.0).abs() < 1e-9, "{c}");
     }
     let text = std::fs::read_to_string(out.join("records/self_reports.jsonl")).unwrap();

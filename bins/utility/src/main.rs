@@ -15,8 +15,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use config::{Answer, Config, ItemKind, Mode, Strategy};
-use pref_llm::Backend;
-use pref_study::RunFlags;
+use pref_study::{ModelFlags, RunFlags};
 use study::UtilityStudy;
 
 /// Elicit pairwise preferences from a model, fit Thurstonian utilities, report.
@@ -67,15 +66,8 @@ struct RunArgs {
     /// Override pairs.budget (training pairs for --strategy random).
     #[arg(long)]
     budget: Option<usize>,
-    /// Override model.backend (`llama` or `openai`).
-    #[arg(long)]
-    backend: Option<Backend>,
-    /// Override model.name (embedded name or GGUF path; the served name with --base-url).
-    #[arg(long)]
-    model: Option<String>,
-    /// Override model.base_url (implies --backend openai).
-    #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
+    #[command(flatten)]
+    model: ModelFlags,
 }
 
 impl RunArgs {
@@ -95,15 +87,10 @@ impl RunArgs {
         set!(self.answer => c.elicitation.answer);
         set!(self.samples => c.elicitation.samples);
         set!(self.strategy => c.pairs.strategy);
-        set!(self.backend => c.model.backend);
-        set!(self.model => c.model.name);
         if self.budget.is_some() {
             c.pairs.budget = self.budget;
         }
-        if self.base_url.is_some() {
-            c.model.base_url = self.base_url.clone();
-            c.model.backend = Backend::Openai;
-        }
+        self.model.apply(&mut c.model);
         if c.elicitation.answer == Answer::Text {
             c.elicitation.readout = pref_utility::Readout::Choice;
         }

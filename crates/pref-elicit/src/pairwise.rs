@@ -350,7 +350,7 @@ impl Asker<'_> {
             seed: text_params(s, job.sample).seed,
             parse: parse
                 .as_ref()
-                .map(|f| f as &(dyn Fn(&str) -> Option<usize> + Sync)),
+                .map(|f| f as &pref_study::choice::TextParser<'_>),
             max_tokens: text_params(s, job.sample).max_tokens,
         };
         let ans = question.ask(self.lm, &messages).await?;

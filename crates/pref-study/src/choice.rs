@@ -47,6 +47,10 @@ pub struct TwoWayAnswer {
     pub first_prob: Option<f64>,
 }
 
+/// Reads a text answer: `Some(0)` the first label, `Some(1)` the second,
+/// `None` unparseable.
+pub type TextParser<'a> = dyn Fn(&str) -> Option<usize> + Sync + 'a;
+
 /// How to ask a two-option question.
 #[derive(Clone)]
 pub struct TwoWayQuestion<'a> {
@@ -63,7 +67,7 @@ pub struct TwoWayQuestion<'a> {
     /// Text answers: a parser to use instead of the strict label parser
     /// (`Some(0)` first label, `Some(1)` second, `None` unparseable); for
     /// answers in a format such as `<choice>Task A</choice>`.
-    pub parse: Option<&'a (dyn Fn(&str) -> Option<usize> + Sync)>,
+    pub parse: Option<&'a TextParser<'a>>,
     /// Text answers: tokens at most ([`TEXT_ANSWER_TOKENS`] for a bare label).
     pub max_tokens: u32,
 }

@@ -86,6 +86,39 @@ pub struct RunFlags {
     pub dry_run: bool,
 }
 
+/// The flags of a study whose one model answers (`[model]`): which backend and
+/// model, and an endpoint (flatten them into the study's `run` arguments).
+#[cfg(feature = "clap")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelFlags {
+    /// Override model.backend (`llama` or `openai`).
+    #[arg(long)]
+    pub backend: Option<pref_llm::Backend>,
+    /// Override model.name (embedded name or GGUF path; the served name with --base-url).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Override model.base_url (implies --backend openai).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+#[cfg(feature = "clap")]
+impl ModelFlags {
+    /// `spec` with the flags applied.
+    pub fn apply(&self, spec: &mut pref_llm::ModelSpec) {
+        if let Some(b) = self.backend {
+            spec.backend = b;
+        }
+        if let Some(m) = &self.model {
+            spec.name = m.clone();
+        }
+        if let Some(url) = &self.base_url {
+            spec.base_url = Some(url.clone());
+            spec.backend = pref_llm::Backend::Openai;
+        }
+    }
+}
+
 /// The `run` command of every study: a new run (`--config` or the defaults,
 /// then `apply` for the study's flags), a resumed one (`--resume`: the run's own
 /// configuration, and what the command line makes of it — `--config`, or the

@@ -18,7 +18,7 @@ pub use choice::{
 };
 pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
-pub use cli::{run_command, RunFlags};
+pub use cli::{run_command, ModelFlags, RunFlags};
 pub use context::ContextCheck;
 pub use error::{BoxError, Error, Result};
 pub use items::{draw_balanced, Draw, Item, ItemFile};
