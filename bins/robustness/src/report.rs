@@ -80,13 +80,7 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
                     c.p,
                     interval(c.ci95_bootstrap)
                 ]);
-                let half = (c.ci95_bootstrap[1] - c.ci95_bootstrap[0]) / 2.0;
-                let mid = (c.ci95_bootstrap[1] + c.ci95_bootstrap[0]) / 2.0;
-                bars.push((
-                    f.name.to_string(),
-                    c.estimate,
-                    half.max((c.estimate - mid).abs()),
-                ));
+                bars.push((f.name.to_string(), c.estimate, 1.96 * c.se));
             }
             r.table(&t)?;
             for (factors, c) in &g.aliased {
@@ -109,7 +103,7 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
             if !bars.is_empty() {
                 let mut chart = ErrorBarChart::new(
                     "Effect of sharing a factor's level on utility correlation",
-                    "coefficient (bar: bootstrap 95% interval, widened to hold the estimate)",
+                    "coefficient (bar: ±1.96 classical se; trust the table's bootstrap intervals)",
                     "factor",
                     bars,
                 );
@@ -182,14 +176,15 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
             levels.join(" ")
         ]);
         if let Some((h, ci)) = c.hard_cycle_rate {
-            bars.push((c.name.clone(), h, ((ci[1] - ci[0]) / 2.0).max(0.0)));
+            // The chart's bars are symmetric: the wider side of the interval.
+            bars.push((c.name.clone(), h, (ci[1] - h).max(h - ci[0]).max(0.0)));
         }
     }
     r.table(&t)?;
     if !bars.is_empty() {
         let mut chart = ErrorBarChart::new(
             "Hard-cycle rate per configuration (random: 0.25)",
-            "share of triads in a cycle (bar: half the bootstrap 95% interval)",
+            "share of triads in a cycle (bar: the wider side of the bootstrap 95% interval)",
             "configuration",
             bars,
         );
@@ -230,7 +225,8 @@ fn positivity(r: &mut Report, res: &Results, plots: &std::path::Path) -> Result<
          (positive, neutral, negative). From the options' probabilities: {}. From its \
          written answers: {}; {} of {} answers named no option (kept in \
          `records/self_reports.jsonl`, not counted in the shares). A model without a \
-         positivity bias would not call most tasks positive under every framing.",
+         positivity bias would not call most tasks positive under every framing. Scores: +1 \
+         positive, 0 neutral, −1 negative.",
         p.n_items,
         share(p.overall_logprobs),
         share(p.overall_text),
@@ -240,18 +236,18 @@ fn positivity(r: &mut Report, res: &Results, plots: &std::path::Path) -> Result<
     for (file, title, value) in [
         (
             "positivity_negative",
-            "Share of negative self-reports (option probabilities)",
+            "Negative share (option probabilities)",
             (|c: &crate::positivity::Cell| c.logprobs.map(|s| s.negative))
                 as fn(&crate::positivity::Cell) -> Option<f64>,
         ),
         (
             "positivity_score",
-            "Mean self-report score, +1 positive … −1 negative (option probabilities)",
+            "Mean score (option probabilities)",
             |c: &crate::positivity::Cell| c.logprobs.map(|s| s.mean_score),
         ),
         (
             "positivity_score_text",
-            "Mean self-report score from the written answers",
+            "Mean score (written answers)",
             |c: &crate::positivity::Cell| c.text.map(|s| s.mean_score),
         ),
     ] {
