@@ -287,7 +287,8 @@ pub fn completion_id(item: &Item, model_id: &str) -> String {
     record_id(&[item.id.as_str(), model_id])
 }
 
-/// Sampling of a text answer (8 tokens; the seed is the sample index).
+/// Sampling of a text answer: 8 tokens (or the study prompt's answer length);
+/// the seed is the sample index (plus the prompt's seed offset).
 pub fn text_params(s: Settings<'_>, sample: u32) -> SamplingParams {
     SamplingParams {
         max_tokens: s
