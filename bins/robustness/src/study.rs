@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use pref_data::PairCounts;
-use pref_elicit::{run_pairs, stage_plans, Orders, Settings};
+use pref_elicit::{run_pairs, stage_plans, Answer, Orders, Settings};
 use pref_llm::LanguageModel;
 use pref_study::{BoxError, ModelRoles, Run, StagePlan, Study};
 use pref_utility::{
@@ -31,9 +31,17 @@ struct Prepared {
 
 fn prepare(cfg: &Config) -> Result<(Vec<Prepared>, usize), BoxError> {
     let (configs, repeats) = configurations(cfg);
+    // Text answers from an endpoint: the tool format through its tools API.
+    let tools_api =
+        cfg.model.backend == pref_llm::Backend::Openai && cfg.elicitation.answer == Answer::Text;
     let mut out = Vec::with_capacity(configs.len());
     for c in configs {
-        let template = Template::new(&c.levels, cfg.design.typo_rate, cfg.design.typo_seed)?;
+        let template = Template::new(
+            &c.levels,
+            cfg.design.typo_rate,
+            cfg.design.typo_seed,
+            tools_api,
+        )?;
         let mut elicitation = cfg.elicitation.clone();
         elicitation.orders = match c.levels["order"].as_str() {
             "reversed" => Orders::Reversed,
@@ -56,28 +64,6 @@ impl Prepared {
         }
         .with_prompt(&self.template)
     }
-}
-
-/// Stages of the same name and log, one per configuration, as one stage.
-fn merge(plans: Vec<StagePlan>) -> Vec<StagePlan> {
-    let mut out: Vec<StagePlan> = Vec::new();
-    for p in plans {
-        match out
-            .iter_mut()
-            .find(|o| o.stage == p.stage && o.log == p.log)
-        {
-            Some(o) => {
-                o.planned += p.planned;
-                o.upper_bound |= p.upper_bound;
-                match (&mut o.jobs, p.jobs) {
-                    (Some(a), Some(b)) => a.extend(b),
-                    (jobs, _) => *jobs = None,
-                }
-            }
-            None => out.push(p),
-        }
-    }
-    out
 }
 
 /// One configuration's outcome.
@@ -196,8 +182,13 @@ impl Study for RobustnessStudy {
         let mut plans = Vec::new();
         let mut configs = Vec::new();
         for p in &prepared {
+            // One line per configuration in `status` (`elicit c03`): its jobs
+            // are its own record ids in the shared log.
             let (stages, _) = stage_plans(p.settings(cfg), lm)?;
-            plans.extend(stages);
+            plans.extend(stages.into_iter().map(|mut s| {
+                s.stage = format!("{} {}", s.stage, p.config.name);
+                s
+            }));
             configs.push(serde_json::json!({
                 "name": p.config.name, "levels": p.config.levels,
                 "template": pref_elicit::ChoicePrompt::name(&p.template),
@@ -214,7 +205,7 @@ impl Study for RobustnessStudy {
             "repeated_draws_dropped": repeats,
             "model": lm.id().to_string(),
         });
-        Ok((merge(plans), details))
+        Ok((plans, details))
     }
 
     fn run(run: &Run<Config>) -> Result<Results, BoxError> {

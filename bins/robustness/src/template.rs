@@ -102,6 +102,9 @@ pub struct Template {
     /// What the label lines end with (`:`, or nothing with minimal punctuation).
     colon: &'static str,
     format: Format,
+    /// The `submit_choice` function, offered through the endpoint's tools API
+    /// (tool format, text answers from an endpoint); empty otherwise.
+    tools: Vec<serde_json::Value>,
     seed: u64,
 }
 
@@ -167,8 +170,16 @@ fn minimal(text: &str) -> String {
 }
 
 impl Template {
-    /// The question of the configuration with these factor levels.
-    pub fn new(levels: &BTreeMap<String, String>, typo_rate: f64, typo_seed: u64) -> Result<Self> {
+    /// The question of the configuration with these factor levels. With
+    /// `tools_api` the tool format's function goes to the endpoint's tools API
+    /// and the prompt only asks for the call; without it the function's schema
+    /// is written in the prompt (docs/robustness.md, "How each format is read").
+    pub fn new(
+        levels: &BTreeMap<String, String>,
+        typo_rate: f64,
+        typo_seed: u64,
+        tools_api: bool,
+    ) -> Result<Self> {
         let texts: Texts = toml::from_str(TEXTS).context("templates/pairwise.toml")?;
         let lang_name = level(levels, "language")?;
         let lang = texts
@@ -198,17 +209,23 @@ impl Template {
             t.replace("{first}", &labels[0])
                 .replace("{second}", &labels[1])
         };
+        let schema = serde_json::json!({
+            "name": "submit_choice",
+            "description": lang.tool_description,
+            "parameters": {"type": "object",
+                "properties": {"choice": {"type": "string", "enum": labels}},
+                "required": ["choice"]},
+        });
+        let tools = if format == Format::Tool && tools_api {
+            vec![serde_json::json!({"type": "function", "function": schema})]
+        } else {
+            Vec::new()
+        };
         let respond = match format {
             Format::Plain => fill(&lang.plain),
             Format::Xml => fill(&lang.xml),
+            Format::Tool if tools_api => fill(&lang.tool),
             Format::Tool => {
-                let schema = serde_json::json!({
-                    "name": "submit_choice",
-                    "description": lang.tool_description,
-                    "parameters": {"type": "object",
-                        "properties": {"choice": {"type": "string", "enum": labels}},
-                        "required": ["choice"]},
-                });
                 format!(
                     "{}\n{schema}\nAnswer with the call as JSON: {TOOL_PREFIX}…\"}}}}",
                     fill(&lang.tool)
@@ -276,18 +293,23 @@ impl Template {
             labels,
             colon,
             format,
+            tools,
             seed,
         };
         // The name hashes everything the model sees or is read by, so a change
         // of texts is a new template (and new record ids).
         let skeleton = t.render("\u{1}FIRST\u{1}", "\u{1}SECOND\u{1}");
         let options = t.options();
-        let hash = pref_data::record_id(&[
-            &texts.version.to_string(),
-            &skeleton,
-            &options[0],
-            &options[1],
-        ]);
+        let mut parts = vec![
+            texts.version.to_string(),
+            skeleton,
+            options[0].clone(),
+            options[1].clone(),
+        ];
+        if !t.tools.is_empty() {
+            parts.push(serde_json::to_string(&t.tools)?);
+        }
+        let hash = pref_data::record_id(&parts.iter().map(String::as_str).collect::<Vec<_>>());
         t.name = format!("robustness-v{}-{}-s{seed}", texts.version, &hash[..12]);
         Ok(t)
     }
@@ -367,6 +389,10 @@ impl ChoicePrompt for Template {
     fn seed(&self) -> u64 {
         self.seed * 1_000_003
     }
+
+    fn tools(&self) -> Vec<serde_json::Value> {
+        self.tools.clone()
+    }
 }
 
 #[cfg(test)]
@@ -391,7 +417,7 @@ mod tests {
 
     #[test]
     fn the_default_question_reads_as_written() {
-        let t = Template::new(&levels(&[]), 0.15, 0).unwrap();
+        let t = Template::new(&levels(&[]), 0.15, 0, false).unwrap();
         assert_eq!(
             t.render("Write a poem.", "Sum 2 and 3."),
             "Which of these two tasks would you prefer to do?\nRespond with only 'Task A' or 'Task B'.\n\n\
@@ -424,6 +450,7 @@ mod tests {
             ]),
             0.15,
             0,
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -436,7 +463,7 @@ mod tests {
         assert_eq!(t.options()[1], "<choice>Tâche 2");
         assert_eq!(t.parse("<choice>Tâche 2</choice>"), Some(1));
         assert_eq!(t.parse("Tâche 2"), None);
-        let tool = Template::new(&levels(&[("response_format", "tool")]), 0.15, 0).unwrap();
+        let tool = Template::new(&levels(&[("response_format", "tool")]), 0.15, 0, false).unwrap();
         assert_eq!(
             tool.parse("{\"name\": \"submit_choice\", \"arguments\": {\"choice\": \"Task B\"}}"),
             Some(1)
@@ -446,12 +473,48 @@ mod tests {
             .contains("\"enum\":[\"Task A\",\"Task B\"]"));
         assert!(tool.options()[0].ends_with("{\"choice\": \"Task A"));
         // Names differ whenever the text does, and only then.
-        let a = Template::new(&levels(&[]), 0.15, 0).unwrap();
-        let b = Template::new(&levels(&[("order", "reversed")]), 0.15, 0).unwrap();
-        let c = Template::new(&levels(&[("seed", "1")]), 0.15, 0).unwrap();
+        let a = Template::new(&levels(&[]), 0.15, 0, false).unwrap();
+        let b = Template::new(&levels(&[("order", "reversed")]), 0.15, 0, false).unwrap();
+        let c = Template::new(&levels(&[("seed", "1")]), 0.15, 0, false).unwrap();
         assert_eq!(a.name(), b.name(), "order is not in the text");
         assert_ne!(a.name(), c.name(), "the sampling seed is part of the name");
         assert_ne!(a.name(), t.name());
+    }
+
+    /// On an endpoint with text answers the tool format's function goes to the
+    /// tools API: the prompt asks for the call without the schema, and the
+    /// call the endpoint returns (`{"name": …, "arguments": {…}}`) is parsed.
+    #[test]
+    fn the_tools_api_carries_the_function_on_endpoints() {
+        let lv = levels(&[("response_format", "tool"), ("language", "es")]);
+        let in_prompt = Template::new(&lv, 0.15, 0, false).unwrap();
+        let api = Template::new(&lv, 0.15, 0, true).unwrap();
+        assert!(in_prompt.tools().is_empty());
+        assert_eq!(
+            api.tools(),
+            vec![serde_json::json!({"type": "function", "function": {
+                "name": "submit_choice",
+                "description": "Enviar la tarea elegida.",
+                "parameters": {"type": "object",
+                    "properties": {"choice": {"type": "string", "enum": ["Tarea A", "Tarea B"]}},
+                    "required": ["choice"]}}})]
+        );
+        let text = api.render("x", "y");
+        assert!(text.contains("Llama a la función submit_choice con la tarea que elijas.\n"));
+        assert!(!text.contains("enum"), "{text}");
+        assert_ne!(api.name(), in_prompt.name());
+        assert_eq!(
+            api.parse(r#"{"name":"submit_choice","arguments":{"choice":"Tarea B"}}"#),
+            Some(1)
+        );
+        assert_eq!(api.parse("Tarea B"), None);
+        // Formats other than `tool` never use the tools API.
+        let plain = Template::new(&levels(&[]), 0.15, 0, true).unwrap();
+        assert!(plain.tools().is_empty());
+        assert_eq!(
+            plain.name(),
+            Template::new(&levels(&[]), 0.15, 0, false).unwrap().name()
+        );
     }
 
     #[test]

@@ -128,7 +128,12 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(tmp.path(), "");
     let plan = run_ok(&["run", "--config", &cfg, "--dry-run"], tmp.path());
-    assert_eq!(plan["stages"][0]["planned"], 60);
+    // One stage per configuration, 10 questions each, then nothing else.
+    let stages = plan["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 6);
+    assert_eq!(stages[0]["stage"], "elicit c00");
+    assert!(stages.iter().all(|s| s["planned"] == 10));
+    assert_eq!(plan["expected_model_calls"], 60);
     assert_eq!(plan["details"]["configs"].as_array().unwrap().len(), 6);
 
     // A: uninterrupted.
@@ -269,6 +274,15 @@ fn small_design_runs_resumes_and_agrees_with_pref_robustness() {
     child.wait().unwrap();
     let st = run_ok(&["status", run_b.to_str().unwrap()], &cache_b);
     assert_eq!(st["finished"], false);
+    // Per configuration, in the order they run: the first two complete.
+    let recorded: Vec<u64> = st["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["recorded"].as_u64().unwrap())
+        .collect();
+    assert_eq!(recorded.iter().sum::<u64>(), records(&run_b).0 as u64);
+    assert_eq!(recorded[..2], [10, 10], "{recorded:?}");
     let b = run_ok(&["run", "--resume", run_b.to_str().unwrap()], &cache_b);
     let (n_b, recs_b) = records(&run_b);
     assert_eq!(n_b, 60, "no duplicate records");

@@ -765,6 +765,7 @@ async fn judge_one<C: StudyConfig>(
         seed: 0,
         parse: None,
         max_tokens: TEXT_ANSWER_TOKENS,
+        tools: &[],
     };
     let ans = question
         .ask(run.model(&judge.name)?.as_ref(), &messages)

@@ -296,6 +296,7 @@ pub fn text_params(s: Settings<'_>, sample: u32) -> SamplingParams {
             .map_or(pref_study::TEXT_ANSWER_TOKENS, |p| p.max_answer_tokens()),
         temperature: s.elicitation.temperature,
         seed: u64::from(sample) + s.prompt.map_or(0, |p| p.seed()),
+        tools: s.prompt.map(|p| p.tools()).unwrap_or_default(),
         ..SamplingParams::default()
     }
 }
@@ -343,16 +344,18 @@ impl Asker<'_> {
         };
         let options = choice_options(s);
         let parse = s.prompt.map(|p| move |t: &str| p.parse(t));
+        let params = text_params(s, job.sample);
         let question = TwoWayQuestion {
             labels: &options,
             mode: s.elicitation.answer,
             prefixes: PREFIXES,
             temperature: s.elicitation.temperature,
-            seed: text_params(s, job.sample).seed,
+            seed: params.seed,
             parse: parse
                 .as_ref()
                 .map(|f| f as &pref_study::choice::TextParser<'_>),
-            max_tokens: text_params(s, job.sample).max_tokens,
+            max_tokens: params.max_tokens,
+            tools: &params.tools,
         };
         let ans = question.ask(self.lm, &messages).await?;
         // Positions back to the pair's a/b.

@@ -63,6 +63,12 @@ pub trait ChoicePrompt: std::fmt::Debug + Sync {
     fn seed(&self) -> u64 {
         0
     }
+    /// Text answers: functions offered through an endpoint's tools API (OpenAI
+    /// `tools` entries); a call comes back as `{"name": …, "arguments": {…}}`
+    /// for [`ChoicePrompt::parse`]. None by default.
+    fn tools(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
 }
 
 /// What is compared.

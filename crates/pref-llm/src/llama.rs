@@ -853,6 +853,13 @@ impl Worker<'_> {
         if params.top_logprobs > 20 {
             return Err(Error::Invalid("top_logprobs must be at most 20".into()));
         }
+        if !params.tools.is_empty() {
+            return Err(Error::Invalid(
+                "tools are sent to endpoints only: the embedded backend reads a tool call's \
+                 answer from the log-probabilities of its text (see docs/models.md)"
+                    .into(),
+            ));
+        }
         let p = self.tokenize(&self.render(messages, true)?, true);
         self.check_len(p.len() + params.max_tokens as usize)?;
         let last = p.len() - 1;

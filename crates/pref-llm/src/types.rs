@@ -79,6 +79,15 @@ pub struct SamplingParams {
     pub top_logprobs: u32,
     /// Stop when one of these strings is generated (not included in the text).
     pub stop: Vec<String>,
+    /// Functions the model may call, each an OpenAI `tools` entry
+    /// (`{"type": "function", "function": {"name", "description", "parameters"}}`).
+    /// Sent to endpoints only, with `tool_choice: "required"`; the embedded
+    /// backend refuses them (it reads a tool-call format's answer from
+    /// log-probabilities instead). A call the endpoint returns becomes the
+    /// completion's text as `{"name": …, "arguments": {…}}`. Empty: no tools
+    /// (and nothing added to the cache key).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
 }
 
 impl Default for SamplingParams {
@@ -92,6 +101,7 @@ impl Default for SamplingParams {
             logprobs: false,
             top_logprobs: 0,
             stop: Vec::new(),
+            tools: Vec::new(),
         }
     }
 }

@@ -225,3 +225,52 @@ async fn real_llama_cpp_server_agrees_with_the_embedded_backend() {
     println!("server test took {:.1} s", t.elapsed().as_secs_f64());
     drop(server);
 }
+
+/// `tools` go to the endpoint with `tool_choice: "required"`. llama.cpp's server
+/// renders them only through a chat template that handles tools: with SmolLM2's
+/// own template it drops them without a word (the prompt is as long as without
+/// them); with `tests/data/chatml_tools.jinja` (the same ChatML turns, tools
+/// listed in a system turn) they reach the model. The server enforces no call
+/// format for this template, so SmolLM2 may answer in plain text: that text is
+/// the completion, for the caller's parser. The embedded backend refuses tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_reach_the_model_through_a_template_that_renders_them() {
+    let tools = vec![serde_json::json!({"type": "function", "function": {
+        "name": "submit_choice",
+        "description": "Submit the task you would rather do.",
+        "parameters": {"type": "object", "required": ["choice"],
+            "properties": {"choice": {"type": "string", "enum": ["A", "B"]}}}}})];
+    let plain = SamplingParams {
+        max_tokens: 12,
+        ..SamplingParams::default()
+    };
+    let with_tools = SamplingParams {
+        tools,
+        ..plain.clone()
+    };
+    let template =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/chatml_tools.jinja");
+    let mut extra = Vec::new();
+    for t in [None, Some(template.as_path())] {
+        let Some(server) = LocalServer::start_default_with_template_or_skip(2, t) else {
+            return;
+        };
+        let lm =
+            OpenAiLm::new(OpenAiConfig::new(format!("{}/v1", server.url()), "smollm2")).unwrap();
+        let a = lm.generate(&choice_prompt(), &plain).await.unwrap();
+        let b = lm.generate(&choice_prompt(), &with_tools).await.unwrap();
+        println!("template {t:?}: {:?} / with tools {:?}", a.text, b.text);
+        assert!(b.completion_tokens > 0);
+        extra.push(b.prompt_tokens as i64 - a.prompt_tokens as i64);
+    }
+    // The tool's JSON is about 70 tokens.
+    assert_eq!(extra[0], 0, "SmolLM2's template drops tools");
+    assert!(extra[1] > 50, "the tools template renders them: {extra:?}");
+
+    let local = LlamaLm::load(LlamaConfig::default()).unwrap();
+    let e = local
+        .generate(&choice_prompt(), &with_tools)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("endpoints only"), "{e}");
+}

@@ -70,6 +70,9 @@ pub struct TwoWayQuestion<'a> {
     pub parse: Option<&'a TextParser<'a>>,
     /// Text answers: tokens at most ([`TEXT_ANSWER_TOKENS`] for a bare label).
     pub max_tokens: u32,
+    /// Text answers: functions the endpoint's tools API offers (empty: none);
+    /// a call comes back as the text `{"name": …, "arguments": {…}}` for `parse`.
+    pub tools: &'a [serde_json::Value],
 }
 
 impl TwoWayQuestion<'_> {
@@ -103,6 +106,7 @@ impl TwoWayQuestion<'_> {
                     max_tokens: self.max_tokens,
                     temperature: self.temperature,
                     seed: self.seed,
+                    tools: self.tools.to_vec(),
                     ..SamplingParams::default()
                 };
                 let c = lm.generate(messages, &params).await?;

@@ -33,6 +33,19 @@ impl LocalServer {
     /// waits up to `timeout` for it to load. Fails with [`Error::ModelMissing`]
     /// when the venv or the model is missing.
     pub fn start(model: &Path, threads: u32, timeout: Duration) -> Result<Self> {
+        Self::start_with_template(model, threads, timeout, None)
+    }
+
+    /// [`LocalServer::start`] with `chat_template` (a Jinja file) in place of
+    /// the GGUF's own. llama.cpp's server renders a request's `tools` only
+    /// through a template that handles them; with one that does not (SmolLM2's)
+    /// it drops them without a word.
+    pub fn start_with_template(
+        model: &Path,
+        threads: u32,
+        timeout: Duration,
+        chat_template: Option<&Path>,
+    ) -> Result<Self> {
         let python = pref_data::paths::xllamacpp_python();
         if !python.exists() {
             return Err(Error::ModelMissing {
@@ -46,11 +59,16 @@ impl LocalServer {
                 path: model.to_path_buf(),
             });
         }
-        let mut child = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .arg("-c")
             .arg(SCRIPT)
             .arg(model)
-            .arg(threads.max(1).to_string())
+            .arg(threads.max(1).to_string());
+        if let Some(t) = chat_template {
+            command.arg(t);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -87,17 +105,31 @@ impl LocalServer {
 
     /// Starts the server on the embedded default model (SmolLM2-135M-Instruct).
     pub fn start_default(threads: u32) -> Result<Self> {
+        Self::start_default_with_template(threads, None)
+    }
+
+    /// [`LocalServer::start_default`] with another chat template
+    /// (see [`LocalServer::start_with_template`]).
+    pub fn start_default_with_template(threads: u32, chat_template: Option<&Path>) -> Result<Self> {
         let model = pref_data::paths::embedded_model("default")
             .and_then(|m| m.files.first().map(|f| m.dir_path().join(f.file)))
             .ok_or_else(|| Error::Invalid("no embedded default model".into()))?;
-        Self::start(&model, threads, Duration::from_secs(300))
+        Self::start_with_template(&model, threads, Duration::from_secs(300), chat_template)
     }
 
     /// [`LocalServer::start_default`] for tests: `None` (with a note) when the
     /// model or xllamacpp is missing, unless `PREF_REQUIRE_MODELS=1` (set by
     /// `cargo xtask test`), which makes that a panic; any other failure panics.
     pub fn start_default_or_skip(threads: u32) -> Option<Self> {
-        match Self::start_default(threads) {
+        Self::start_default_with_template_or_skip(threads, None)
+    }
+
+    /// [`LocalServer::start_default_or_skip`] with another chat template.
+    pub fn start_default_with_template_or_skip(
+        threads: u32,
+        chat_template: Option<&Path>,
+    ) -> Option<Self> {
+        match Self::start_default_with_template(threads, chat_template) {
             Ok(s) => Some(s),
             Err(e @ Error::ModelMissing { .. }) => {
                 let required = std::env::var("PREF_REQUIRE_MODELS").is_ok_and(|v| v == "1");

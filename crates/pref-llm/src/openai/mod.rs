@@ -21,7 +21,9 @@ use std::sync::Arc;
 use async_openai::types::batches::{
     BatchEndpoint, BatchRequestInput, BatchRequestInputMethod, BatchRequestOutput,
 };
-use async_openai::types::chat::{CreateChatCompletionResponse, FinishReason as OaFinish};
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCalls, CreateChatCompletionResponse, FinishReason as OaFinish,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -240,6 +242,10 @@ impl OpenAiLm {
             b["logprobs"] = json!(true);
             b["top_logprobs"] = json!(params.top_logprobs.min(20));
         }
+        if !params.tools.is_empty() {
+            b["tools"] = json!(params.tools);
+            b["tool_choice"] = json!("required");
+        }
         b
     }
 
@@ -453,8 +459,27 @@ fn parse_completion(body: Value) -> Result<Completion> {
         .usage
         .map(|u| (u.prompt_tokens, u.completion_tokens))
         .unwrap_or((0, 0));
+    // A tool call is the answer: its name and arguments as one JSON object
+    // (arguments that are not JSON are kept as the string the model wrote).
+    let call = choice
+        .message
+        .tool_calls
+        .into_iter()
+        .flatten()
+        .find_map(|c| match c {
+            ChatCompletionMessageToolCalls::Function(f) => Some(f.function),
+            ChatCompletionMessageToolCalls::Custom(_) => None,
+        });
+    let text = match call {
+        Some(f) => {
+            let arguments = serde_json::from_str::<Value>(&f.arguments)
+                .unwrap_or_else(|_| Value::String(f.arguments.clone()));
+            json!({"name": f.name, "arguments": arguments}).to_string()
+        }
+        None => choice.message.content.unwrap_or_default(),
+    };
     Ok(Completion {
-        text: choice.message.content.unwrap_or_default(),
+        text,
         finish_reason: match choice.finish_reason {
             Some(OaFinish::Length) => FinishReason::Length,
             _ => FinishReason::Stop,
@@ -623,5 +648,30 @@ mod tests {
         assert_eq!(c.logprobs.unwrap()[0].top[0], ("Hi".to_string(), -0.25));
         let bad = parse_completion(json!({"choices": "nope"})).unwrap_err();
         assert!(bad.to_string().contains("not a chat completion"), "{bad}");
+    }
+
+    /// A tool call as the chat-completions reference documents it
+    /// (platform.openai.com/docs/api-reference/chat/object: `message.tool_calls`
+    /// with `function.arguments` a JSON string) becomes the completion's text.
+    #[test]
+    fn a_tool_call_is_the_text() {
+        let call = |arguments: &str| {
+            json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": null,
+                    "message": {"role": "assistant", "content": null, "tool_calls": [
+                        {"id": "call_1", "type": "function",
+                         "function": {"name": "submit_choice", "arguments": arguments}}]}}]})
+        };
+        let c = parse_completion(call("{\"choice\": \"Task B\"}")).unwrap();
+        let v: Value = serde_json::from_str(&c.text).unwrap();
+        assert_eq!(
+            v,
+            json!({"name": "submit_choice", "arguments": {"choice": "Task B"}})
+        );
+        assert_eq!(c.finish_reason, FinishReason::Stop);
+        // Arguments that are not JSON are kept as written.
+        let c = parse_completion(call("choice=B")).unwrap();
+        let v: Value = serde_json::from_str(&c.text).unwrap();
+        assert_eq!(v, json!({"name": "submit_choice", "arguments": "choice=B"}));
     }
 }

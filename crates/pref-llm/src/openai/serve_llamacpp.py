@@ -6,8 +6,11 @@ Run by `pref_llm::openai::local_server` with the Python of the venv that
 is closed (the parent holds the pipe; when the parent ends or
 is killed, the pipe closes and this process exits).
 
-usage: python serve_llamacpp.py MODEL.gguf [N_THREADS]
-(or python -c "$(cat serve_llamacpp.py)" MODEL.gguf [N_THREADS])
+usage: python serve_llamacpp.py MODEL.gguf [N_THREADS [CHAT_TEMPLATE_FILE]]
+(or python -c "$(cat serve_llamacpp.py)" MODEL.gguf …)
+
+CHAT_TEMPLATE_FILE replaces the GGUF's chat template (a Jinja file; llama.cpp
+renders a request's `tools` only through a template that handles them).
 """
 import sys
 
@@ -36,6 +39,9 @@ p.n_ubatch = p.n_ctx
 p.flash_attn_type = x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
 p.cache_type_k = x.ggml_type.GGML_TYPE_F32
 p.cache_type_v = x.ggml_type.GGML_TYPE_F32
+if len(sys.argv) > 3:
+    with open(sys.argv[3], encoding="utf-8") as f:
+        p.chat_template = f.read()
 server = x.Server(p)
 print("listening", server.listening_address, flush=True)
 sys.stdin.read()
