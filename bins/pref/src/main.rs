@@ -3,6 +3,7 @@
 //! modules below), beside the data subcommands (`inspect`, `convert`) and the
 //! model subcommands (`models`, `generate`, `score`, `choice`).
 
+mod bt_probe;
 mod cje;
 mod model_cmds;
 mod rank;
@@ -74,6 +75,11 @@ enum Command {
     ///
     /// Prints {"alphas", "best_alpha", "test_r2", "test_mse", "baselines", "seconds"} (details below).
     Ridge(ridge::RidgeArgs),
+    /// Bradley–Terry probe: a linear score of activations fitted to pairwise
+    /// choices by L-BFGS (λ chosen on a validation share, or given).
+    ///
+    /// Prints {"lambda", "objective", "test_accuracy", "test_log_loss", "weights", …} (details below).
+    BtProbe(bt_probe::BtProbeArgs),
     /// Regress run-pair utility correlations on template-factor matches: which
     /// factors move a model's utilities (rank-deficient designs handled).
     ///
@@ -132,6 +138,7 @@ fn run(cli: Cli) -> Result<Value> {
         Command::Choice(a) => model_cmds::choice(a)?,
         Command::Thurstonian(args) => thurstonian::run(&args)?,
         Command::Ridge(args) => ridge::run(&args)?,
+        Command::BtProbe(args) => bt_probe::run(&args)?,
         Command::Robustness(args) => robustness::robustness(&args)?,
         Command::Transitivity(args) => robustness::transitivity_cmd(&args)?,
         Command::Inspect { file, kind, source } => inspect(&file, kind, source)?,

@@ -102,7 +102,7 @@ pub struct TransitivityArgs {
 }
 
 /// Every record of a JSON Lines file with its line.
-fn read_lines<T: Record>(path: &Path) -> Result<Vec<(u64, T)>> {
+pub(crate) fn read_lines<T: Record>(path: &Path) -> Result<Vec<(u64, T)>> {
     let mut lines = LineReader::open(path)?;
     let mut out = Vec::new();
     while let Some(l) = lines.next_line()? {
@@ -156,16 +156,8 @@ pub fn robustness(args: &RobustnessArgs) -> Result<Value> {
             args.min_shared
         )
     })?;
-    let boot = (args.bootstrap > 0).then(|| {
-        bootstrap_regression(
-            &runs,
-            &fr,
-            method,
-            args.min_shared,
-            args.bootstrap,
-            args.seed,
-        )
-    });
+    let boot =
+        (args.bootstrap > 0).then(|| bootstrap_regression(&runs, &fr, args.bootstrap, args.seed));
     let f = &fr.fit;
     let ci = |name: &str| {
         interval(

@@ -339,6 +339,35 @@ mod tests {
         let cfg: Config = pref_study::read_config(&path).unwrap();
         cfg.check().unwrap();
         assert_eq!((cfg.items.n_items, cfg.design.n_configs), (20, 12));
+        // A section keeps the study's defaults for the keys it leaves out: the
+        // example's `[pairs]` sets the strategy, not the held-out share, which
+        // stays this study's 0 (pref-elicit's own default is 0.05).
+        assert_eq!(
+            (
+                cfg.pairs.strategy,
+                cfg.pairs.budget,
+                cfg.pairs.heldout_fraction
+            ),
+            (Strategy::Random, Some(120), 0.0)
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[items]\nseed = 4\n\n[pairs]\nbudget = 7\nstrategy = \"random\"\n",
+        )
+        .unwrap();
+        let c: Config = pref_study::read_config(&p).unwrap();
+        assert_eq!(
+            (c.items.n_items, c.items.seed, c.pairs.heldout_fraction),
+            (20, 4, 0.0)
+        );
+        std::fs::write(&p, "[pairs]\nbudget = 7\nstrateg = \"random\"\n").unwrap();
+        let e = match pref_study::read_config::<Config>(&p) {
+            Err(pref_study::Error::Config(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert!(e.contains("c.toml:3") && e.contains("strateg"), "{e}");
         Config::default().check().unwrap();
         let e = toml::from_str::<Config>("[design]\nn_confgs = 3\n").unwrap_err();
         assert!(e.to_string().contains("n_confgs"), "{e}");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use pref_data::record_id;
 use pref_llm::{LanguageModel, Message, SamplingParams};
-use pref_study::{BoxError, Item, PlannedJob, Run, StagePlan, StudyConfig};
+use pref_study::{BoxError, ContextCheck, Item, Model, PlannedJob, Run, StagePlan, StudyConfig};
 use serde::{Deserialize, Serialize};
 
 /// The committed default templates.
@@ -224,31 +224,56 @@ fn jobs(t: &Templates, n_items: usize) -> Vec<(usize, &Framing, &OptionSet, Stri
     out
 }
 
-/// The planned stages (`complete` and `self-report`).
+/// The planned stages (`complete` and `self-report`), after checking that
+/// every prompt fits the model's context (a self-report's prompt holds the
+/// completion, counted as `max_tokens` of room; docs/runs.md).
 pub fn stage_plans(
     cfg: &PositivityConfig,
     items: &[Item],
-    model: &str,
+    lm: &std::sync::Arc<Model>,
 ) -> Result<Vec<StagePlan>, BoxError> {
     if !cfg.enabled {
         return Ok(Vec::new());
     }
+    let model = &lm.id().to_string();
     let t = Templates::load(cfg.templates.as_deref())?;
     let items = &items[..cfg.n_items.min(items.len())];
+    let mut context = ContextCheck::new();
     let completions = items
         .iter()
-        .map(|it| PlannedJob {
-            id: completion_id(cfg, it, model),
-            cached: None,
+        .map(|it| {
+            let m = [Message::user(it.text.clone())];
+            context.offer("model", lm, &m, cfg.max_tokens as usize, || {
+                format!("the positivity completion of item `{}`", it.id)
+            });
+            PlannedJob {
+                id: completion_id(cfg, it, model),
+                cached: None,
+            }
         })
         .collect();
     let reports = jobs(&t, items.len())
         .into_iter()
-        .map(|(i, _, _, q)| PlannedJob {
-            id: report_id(&items[i], &q, model),
-            cached: None,
+        .map(|(i, f, s, q)| {
+            let m = [
+                Message::user(items[i].text.clone()),
+                Message::assistant(String::new()),
+                Message::user(q.clone()),
+            ];
+            let room = cfg.max_tokens as usize + ANSWER_TOKENS as usize;
+            context.offer("model", lm, &m, room, || {
+                format!(
+                    "the positivity self-report `{}` × `{}` on item `{}`",
+                    f.name, s.name, items[i].id
+                )
+            });
+            PlannedJob {
+                id: report_id(&items[i], &q, model),
+                cached: None,
+            }
         })
         .collect();
+    context.check()?;
     Ok(vec![
         StagePlan::known("positivity-complete", "positivity_completions", completions),
         StagePlan::known("self-report", "self_reports", reports).unparseable_when_null("parsed"),

@@ -195,11 +195,7 @@ impl Study for RobustnessStudy {
             }));
         }
         let items = pref_elicit::Plan::of(cfg.settings())?.items;
-        plans.extend(crate::positivity::stage_plans(
-            &cfg.positivity,
-            &items,
-            &lm.id().to_string(),
-        )?);
+        plans.extend(crate::positivity::stage_plans(&cfg.positivity, &items, lm)?);
         let details = serde_json::json!({
             "configs": configs,
             "repeated_draws_dropped": repeats,
@@ -289,7 +285,7 @@ impl Study for RobustnessStudy {
         let matrix = correlation_matrix(&runs, m);
         let regression = match factor_regression(&runs, m, a.min_shared) {
             Ok(fr) => {
-                let boot = bootstrap_regression(&runs, &fr, m, a.min_shared, a.bootstrap, a.seed);
+                let boot = bootstrap_regression(&runs, &fr, a.bootstrap, a.seed);
                 let f = &fr.fit;
                 let coef = |j: usize| Coefficient {
                     estimate: f.coef[j],

@@ -325,6 +325,19 @@ fn every_response_format_is_read_on_the_embedded_model() {
          [[option_sets]]\nname = \"ysn\"\noptions = [\"yes\", \"somewhat\", \"no\"]\n",
     )
     .unwrap();
+    // Completions too long for the context are refused before any call: the
+    // self-report holds the completion (4,090 tokens of room) and the answer.
+    let long = tmp.path().join("long.toml");
+    std::fs::write(&long, text.replace("max_tokens = 24", "max_tokens = 4090")).unwrap();
+    let err = run_err(
+        &["run", "--config", long.to_str().unwrap(), "--dry-run"],
+        tmp.path(),
+    );
+    assert!(
+        err.contains("the positivity self-report `plain` × `")
+            && err.contains("beyond the model's context of 4096 tokens"),
+        "{err}"
+    );
     let cfg = tmp.path().join("f.toml");
     std::fs::write(&cfg, text).unwrap();
     let out = tmp.path().join("run");

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod bt;
 pub mod compare;
 pub mod data;
 pub mod error;
@@ -10,6 +11,10 @@ pub mod ridge;
 pub mod study;
 mod tridiag;
 
+pub use bt::{
+    bt_objective, check_pairs, fit_bt_probe, pair_metrics, BtProbe, BtProbeParams, LambdaScore,
+    PairCounts, PairMetrics, DEFAULT_LAMBDAS,
+};
 pub use compare::{cosine_matrix, cosine_similarity, cross_generalisation, Probe, TestSet};
 pub use data::{read_activations, read_indices, read_targets, Element, Split};
 pub use error::{Error, Result};

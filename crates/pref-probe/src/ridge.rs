@@ -562,6 +562,22 @@ fn sym_eig(g: Mat<f64>, par: Par) -> Result<(Vec<f64>, Mat<f64>)> {
 /// Training-row means (zero without an intercept) and scales (one without
 /// standardisation) of the features.
 fn moments<T: Element>(x: &Matrix<T>, rows: &[usize], p: &RidgeParams) -> (Vec<f64>, Vec<f64>) {
+    let (mut mean, scale) = standard_moments(x, rows, p.standardize);
+    if !p.fit_intercept {
+        mean.iter_mut().for_each(|m| *m = 0.0);
+    }
+    (mean, scale)
+}
+
+/// Means and (with `standardize`) population standard deviations of the
+/// features over `rows`, as sklearn's `StandardScaler` fits them: a
+/// (numerically) constant feature keeps scale 1; without `standardize` every
+/// scale is 1.
+pub(crate) fn standard_moments<T: Element>(
+    x: &Matrix<T>,
+    rows: &[usize],
+    standardize: bool,
+) -> (Vec<f64>, Vec<f64>) {
     let (n, d) = (rows.len(), x.cols);
     let mut mean = vec![0.0; d];
     for &r in rows {
@@ -571,7 +587,7 @@ fn moments<T: Element>(x: &Matrix<T>, rows: &[usize], p: &RidgeParams) -> (Vec<f
     }
     mean.iter_mut().for_each(|m| *m /= n as f64);
     let mut scale = vec![1.0; d];
-    if p.standardize {
+    if standardize {
         let mut var = vec![0.0; d];
         for &r in rows {
             for ((v, m), s) in x.row(r).iter().zip(&mean).zip(var.iter_mut()) {
@@ -588,9 +604,6 @@ fn moments<T: Element>(x: &Matrix<T>, rows: &[usize], p: &RidgeParams) -> (Vec<f
                 1.0
             };
         }
-    }
-    if !p.fit_intercept {
-        mean.iter_mut().for_each(|m| *m = 0.0);
     }
     (mean, scale)
 }

@@ -377,3 +377,94 @@ fn gaussian_baseline_has_the_shape_and_scale() {
     // Pooled variance of x is 9 (each column is 3·N(0,1) + const).
     assert!((var / 9.0 - 1.0).abs() < 0.1, "variance {var}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The Bradley–Terry probe's analytic gradient equals central finite
+    /// differences of its objective, at any weights and penalty.
+    #[test]
+    fn bt_probe_gradient_matches_finite_differences(
+        seed in 0u64..1000,
+        lambda in 0.001f64..10.0,
+        scale in 0.1f64..3.0,
+    ) {
+        let (x, _) = random(25, 5, 1, seed);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 1);
+        let pairs: Vec<pref_probe::PairCounts> = (0..40)
+            .map(|k| {
+                let a = (k * 7 + seed as usize) % 25;
+                let b = (a + 1 + k % 24) % 25;
+                let u: f64 = StandardNormal.sample(&mut rng);
+                pref_probe::PairCounts { a, b, count_a: (k % 3) as f64, count_b: u.abs().round() }
+            })
+            .collect();
+        let w: Vec<f64> = (0..5)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                scale * z / 10.0
+            })
+            .collect();
+        let (_, g) = pref_probe::bt_objective(&x, &pairs, &w, lambda);
+        for j in 0..5 {
+            let h = 1e-6;
+            let (mut up, mut down) = (w.clone(), w.clone());
+            up[j] += h;
+            down[j] -= h;
+            let fd = (pref_probe::bt_objective(&x, &pairs, &up, lambda).0
+                - pref_probe::bt_objective(&x, &pairs, &down, lambda).0)
+                / (2.0 * h);
+            prop_assert!((fd - g[j]).abs() <= 1e-6 * (1.0 + g[j].abs()), "j {}: fd {} vs {}", j, fd, g[j]);
+        }
+    }
+}
+
+#[test]
+fn bt_probe_refuses_bad_input_by_name() {
+    let (x, _) = random(10, 3, 1, 1);
+    let ok = pref_probe::PairCounts {
+        a: 0,
+        b: 1,
+        count_a: 2.0,
+        count_b: 1.0,
+    };
+    let p = pref_probe::BtProbeParams::default();
+    for (pairs, want) in [
+        (
+            vec![pref_probe::PairCounts { b: 10, ..ok }],
+            "rows 0 and 10 but X has 10 rows",
+        ),
+        (
+            vec![pref_probe::PairCounts { b: 0, ..ok }],
+            "compared with itself",
+        ),
+        (
+            vec![pref_probe::PairCounts {
+                count_a: f64::NAN,
+                ..ok
+            }],
+            "finite and non-negative",
+        ),
+        (
+            vec![pref_probe::PairCounts {
+                count_a: 0.0,
+                count_b: 0.0,
+                ..ok
+            }],
+            "zero counts",
+        ),
+    ] {
+        let e = pref_probe::fit_bt_probe(&x, &pairs, &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{want} not in {e}");
+    }
+    let bad = pref_probe::BtProbeParams {
+        lambdas: vec![-1.0],
+        ..p
+    };
+    let e = pref_probe::fit_bt_probe(&x, &[ok], &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lambdas: -1"), "{e}");
+}

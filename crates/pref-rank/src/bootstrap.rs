@@ -79,13 +79,6 @@ pub(crate) fn check_replicates_and_level(name: &'static str, b: usize, level: f6
     Ok(pref_stats::open_unit_interval("level", level)?)
 }
 
-/// The percentiles (in %) bounding a central interval at `level`: 2.5 and 97.5
-/// for 0.95, computed as `(100 − 100·level)/2` so that they are exactly those.
-pub(crate) fn interval_percentiles(level: f64) -> (f64, f64) {
-    let lo = (100.0 - 100.0 * level) / 2.0;
-    (lo, 100.0 - lo)
-}
-
 /// Percentile intervals and ranks from a bootstrap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootstrapResult {
@@ -219,7 +212,7 @@ impl Checked<BootstrapParams> {
             .collect();
         let samples: Vec<Vec<f64>> = results.into_iter().collect::<Result<_>>()?;
 
-        let (lo_pct, hi_pct) = interval_percentiles(self.level);
+        let (lo_pct, hi_pct) = pref_stats::central_percentiles(self.level);
         let mut lower = Vec::with_capacity(k);
         let mut median = Vec::with_capacity(k);
         let mut upper = Vec::with_capacity(k);

@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use pref_data::{JudgeDecision, Winner};
 
-use crate::bootstrap::{check_replicates_and_level, interval_percentiles, percentile_sorted};
+use crate::bootstrap::{check_replicates_and_level, percentile_sorted};
 use crate::bt::{BtParams, PairCell, PairData};
 use crate::error::{Error, Result};
 use crate::metrics::{kendall_tau_b, spearman_rho, Correlation};
@@ -152,7 +152,7 @@ impl Estimate {
             };
         }
         samples.sort_by(f64::total_cmp);
-        let (lo, hi) = interval_percentiles(level);
+        let (lo, hi) = pref_stats::central_percentiles(level);
         Self {
             estimate,
             ci_lower: percentile_sorted(samples, lo),

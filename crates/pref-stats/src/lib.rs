@@ -14,5 +14,7 @@ pub use graph::{components, named_components};
 pub use params::{
     at_least, finite, non_negative, open_unit_interval, positive, unit_interval, ParamResult,
 };
-pub use quantile::{percentile, percentile_sorted, quantile_sorted};
+pub use quantile::{
+    central_percentiles, percentile, percentile_interval, percentile_sorted, quantile_sorted,
+};
 pub use seed::replicate_rng;

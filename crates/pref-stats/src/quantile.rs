@@ -50,6 +50,25 @@ pub fn percentile(values: &[f64], p: f64, scratch: &mut Vec<f64>) -> f64 {
     lerp(a, b, t)
 }
 
+/// The percentiles (in %) bounding a central interval at `level` (in (0, 1)):
+/// 2.5 and 97.5 for 0.95, computed as `(100 − 100·level)/2` so that they are
+/// exactly those.
+pub fn central_percentiles(level: f64) -> (f64, f64) {
+    let lo = (100.0 - 100.0 * level) / 2.0;
+    (lo, 100.0 - lo)
+}
+
+/// The central percentile interval at `level` of values in any order: numpy's
+/// `percentile(v, [2.5, 97.5])` for 0.95 ([`central_percentiles`]); NaN bounds
+/// when [`percentile`] is undefined.
+pub fn percentile_interval(values: &[f64], level: f64, scratch: &mut Vec<f64>) -> [f64; 2] {
+    let (lo, hi) = central_percentiles(level);
+    [
+        percentile(values, lo, scratch),
+        percentile(values, hi, scratch),
+    ]
+}
+
 /// Index of the lower order statistic and the interpolation weight for quantile `q`
 /// of `n ≥ 1` values: `h = (n − 1)·q`, as numpy's `linear` method.
 fn position(n: usize, q: f64) -> (usize, f64) {

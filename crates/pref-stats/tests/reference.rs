@@ -55,6 +55,23 @@ fn quantiles_equal_numpy_to_the_last_bit() {
 }
 
 #[test]
+fn central_intervals_equal_numpy() {
+    // np.percentile(v, [2.5, 97.5]) -> [-6.853125, 8.1265625]
+    // np.percentile(v, [25, 75])    -> [-3.171875, 4.515625]
+    let mut scratch = Vec::new();
+    assert_eq!(
+        pref_stats::percentile_interval(&v(), 0.95, &mut scratch),
+        [-6.853125, 8.1265625]
+    );
+    assert_eq!(
+        pref_stats::percentile_interval(&v(), 0.5, &mut scratch),
+        [-3.171875, 4.515625]
+    );
+    assert_eq!(pref_stats::central_percentiles(0.95), (2.5, 97.5));
+    assert!(pref_stats::percentile_interval(&[], 0.95, &mut scratch)[0].is_nan());
+}
+
+#[test]
 fn interpolation_is_numpys_lerp() {
     // numpy evaluates a + t(b − a) for t < ½ and b − (1 − t)(b − a) for t ≥ ½; at 87.5
     // the naive formula gives 166668.11666666664.

@@ -54,14 +54,43 @@ pub fn json_main<E: Display>(run: impl FnOnce() -> Result<serde_json::Value, E>)
 
 /// Reads a TOML configuration; a bad or unknown key is an error naming the
 /// file, the line and the key.
-pub fn read_config<C: serde::de::DeserializeOwned>(path: &Path) -> Result<C> {
+///
+/// Keys the file leaves out take the study's defaults (`C::default()`), also
+/// inside a section the file gives: `[pairs]` with only `strategy` keeps the
+/// study's own `heldout_fraction`, not the section type's.
+pub fn read_config<C: serde::de::DeserializeOwned + serde::Serialize + Default>(
+    path: &Path,
+) -> Result<C> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    toml::from_str(&text).map_err(|e| {
+    let bad = |e: toml::de::Error| {
         let line = e
             .span()
             .map_or(0, |s| 1 + text[..s.start].matches('\n').count());
         Error::Config(format!("{}:{line}: {}", path.display(), e.message().trim_end()).into())
-    })
+    };
+    // Checked as written first, for errors that point at the file's lines.
+    toml::from_str::<C>(&text).map_err(bad)?;
+    let given: toml::Table = toml::from_str(&text).map_err(bad)?;
+    let mut merged = toml::Table::try_from(C::default())
+        .map_err(|e| Error::Config(format!("the study's defaults are not TOML: {e}").into()))?;
+    merge_into(&mut merged, given);
+    toml::Value::Table(merged)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            Error::Config(format!("{}: {}", path.display(), e.message().trim_end()).into())
+        })
+}
+
+/// `given` over `base`: tables merge key by key, anything else replaces.
+fn merge_into(base: &mut toml::Table, given: toml::Table) {
+    for (k, v) in given {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(g)) => merge_into(b, g),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 /// The options of every study's `run` command (flatten them into the study's

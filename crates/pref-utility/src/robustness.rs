@@ -483,9 +483,9 @@ pub struct RegressionBootstrap {
     pub aliased_sums: Vec<[f64; 2]>,
 }
 
-/// The run-level bootstrap of `fitted` (the regression of `runs` with `method`
-/// and `min_shared`): `n_boot` replicates, replicate `b` drawn from
-/// [`pref_stats::replicate_rng`]`(seed, b)`.
+/// The run-level bootstrap of `fitted` (the regression of `runs`, whose run
+/// pairs and correlations it reuses): `n_boot` replicates, replicate `b` drawn
+/// from [`pref_stats::replicate_rng`]`(seed, b)`.
 ///
 /// A factor constant within a replicate is fitted there by the minimum-norm
 /// rule like an aliased one (an all-ones column shares the intercept's value),
@@ -493,8 +493,6 @@ pub struct RegressionBootstrap {
 pub fn bootstrap_regression(
     runs: &[UtilityRun],
     fitted: &FactorRegression,
-    method: CorrelationMethod,
-    min_shared: usize,
     n_boot: usize,
     seed: u64,
 ) -> RegressionBootstrap {
@@ -503,10 +501,9 @@ pub fn bootstrap_regression(
     let k = runs.len();
     let names = &fitted.fit.names[1..];
     // Correlation of every two runs (NaN where the pair is not used) and their
-    // match indicators, computed once.
+    // match indicators, from the fit.
     let mut corr = vec![vec![f64::NAN; k]; k];
-    let (pairs, y, _, _) = pair_correlations(runs, method, min_shared);
-    for (&(r, s), &c) in pairs.iter().zip(&y) {
+    for (&(r, s), &c) in fitted.pairs.iter().zip(&fitted.y) {
         corr[r][s] = c;
         corr[s][r] = c;
     }
@@ -537,12 +534,8 @@ pub fn bootstrap_regression(
         .collect();
     let ok: Vec<&OlsFit> = fits.iter().flatten().collect();
     let mut scratch = Vec::new();
-    let mut interval = |values: Vec<f64>| -> [f64; 2] {
-        [
-            pref_stats::percentile(&values, 2.5, &mut scratch),
-            pref_stats::percentile(&values, 97.5, &mut scratch),
-        ]
-    };
+    let mut interval =
+        |values: Vec<f64>| pref_stats::percentile_interval(&values, 0.95, &mut scratch);
     let coefficients = fitted
         .fit
         .names

@@ -260,10 +260,7 @@ pub fn transitivity_intervals(
     let mut scratch = Vec::new();
     let mut interval = |v: Vec<f64>| {
         let v: Vec<f64> = v.into_iter().filter(|x| !x.is_nan()).collect();
-        [
-            pref_stats::percentile(&v, 2.5, &mut scratch),
-            pref_stats::percentile(&v, 97.5, &mut scratch),
-        ]
+        pref_stats::percentile_interval(&v, 0.95, &mut scratch)
     };
     TransitivityIntervals {
         replicates: n_boot,
