@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::model::{LanguageModel, ModelId};
 use crate::types::{
-    ChoiceLogprobs, Completion, HiddenStates, Message, Pooling, SamplingParams, TokenLogprobs,
+    ChoiceLogprobs, Completion, ConversationStates, HiddenStates, Message, Pooling, Position,
+    SamplingParams, TokenLogprobs,
 };
 
 /// How long a connection waits for other connections (threads or processes)
@@ -386,6 +387,20 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
             self.inner.hidden_states(messages, layers, pooling),
         )
         .await
+    }
+
+    /// Not cached (activations are large; a study writes them out as it goes)
+    /// and not counted as a model call.
+    async fn conversation_states(
+        &self,
+        prompt: &[Message],
+        answer: &str,
+        layers: &[usize],
+        positions: &[Position],
+    ) -> Result<ConversationStates> {
+        self.inner
+            .conversation_states(prompt, answer, layers, positions)
+            .await
     }
 
     // Counting tokens is no model call: neither cached nor counted.

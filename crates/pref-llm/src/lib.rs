@@ -23,6 +23,6 @@ pub use error::{Error, Result};
 pub use model::{LanguageModel, ModelId};
 pub use spec::{Backend, ModelSpec};
 pub use types::{
-    parse_label, ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, Role,
-    SamplingParams, TokenLogprob, TokenLogprobs,
+    parse_label, ChoiceLogprobs, Completion, ConversationStates, FinishReason, HiddenStates,
+    Message, Pooling, Position, Role, SamplingParams, TokenLogprob, TokenLogprobs,
 };

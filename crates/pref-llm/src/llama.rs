@@ -48,8 +48,8 @@ use crate::error::{Error, Result};
 use crate::jinja::JinjaTemplate;
 use crate::model::{LanguageModel, ModelId};
 use crate::types::{
-    ChoiceLogprobs, Completion, FinishReason, HiddenStates, Message, Pooling, SamplingParams,
-    TokenLogprob, TokenLogprobs,
+    ChoiceLogprobs, Completion, ConversationStates, FinishReason, HiddenStates, Message, Pooling,
+    Position, SamplingParams, TokenLogprob, TokenLogprobs,
 };
 
 static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
@@ -290,7 +290,16 @@ enum Job {
     Score(Vec<Message>, String, Reply<TokenLogprobs>),
     Choice(Vec<Message>, Vec<String>, Reply<ChoiceLogprobs>),
     Hidden(Vec<Message>, Vec<usize>, Pooling, Reply<HiddenStates>),
+    Conversation(Conversation, Reply<ConversationStates>),
     ScoreShared(Vec<Message>, Vec<String>, Reply<Vec<TokenLogprobs>>),
+}
+
+/// A [`Job::Conversation`]'s request.
+struct Conversation {
+    prompt: Vec<Message>,
+    answer: String,
+    layers: Vec<usize>,
+    positions: Vec<Position>,
 }
 
 /// The embedded llama.cpp model. Cheap to share (`Arc`); calls are served in
@@ -432,6 +441,22 @@ impl LanguageModel for LlamaLm {
             .await
     }
 
+    async fn conversation_states(
+        &self,
+        prompt: &[Message],
+        answer: &str,
+        layers: &[usize],
+        positions: &[Position],
+    ) -> Result<ConversationStates> {
+        let c = Conversation {
+            prompt: prompt.to_vec(),
+            answer: answer.to_string(),
+            layers: layers.to_vec(),
+            positions: positions.to_vec(),
+        };
+        self.ask(|r| Job::Conversation(c, r)).await
+    }
+
     fn context_tokens(&self) -> Option<usize> {
         Some(self.info.config.n_ctx as usize)
     }
@@ -522,6 +547,9 @@ fn worker(
             }
             Job::Hidden(m, l, p, r) => {
                 let _ = r.send(w.hidden(&m, &l, p));
+            }
+            Job::Conversation(c, r) => {
+                let _ = r.send(w.conversation(&c));
             }
             Job::ScoreShared(m, c, r) => {
                 let _ = r.send(w.score_shared(&m, &c));
@@ -970,5 +998,100 @@ impl Worker<'_> {
             .ok_or_else(|| Error::Backend("no extractor".into()))?;
         let tokens = ex.tokenize(&text, true, true)?;
         ex.hidden_states(&tokens, layers, pooling)
+    }
+
+    /// The conversation rendered as the prompt (with the assistant turn's
+    /// opening) followed by the answer and the template's close of the turn;
+    /// one pass over it gives every requested layer for every token, from
+    /// which the positions are read.
+    fn conversation(&mut self, c: &Conversation) -> Result<ConversationStates> {
+        if c.layers.is_empty() || c.positions.is_empty() {
+            return Err(Error::Invalid("no layers or no positions requested".into()));
+        }
+        let prompt_text = self.render(&c.prompt, true)?;
+        let mut full = c.prompt.clone();
+        full.push(Message::assistant(c.answer.clone()));
+        let full_text = self.render(&full, false)?;
+        if self.extractor.is_none() {
+            self.extractor = Some(crate::hidden::ActivationExtractor::load(
+                &self.path,
+                self.cfg.n_threads,
+                self.cfg.n_ctx,
+            )?);
+        }
+        let ex = self
+            .extractor
+            .as_mut()
+            .ok_or_else(|| Error::Backend("no extractor".into()))?;
+        let p = ex.tokenize(&prompt_text, true, true)?;
+        let f = ex.tokenize(&full_text, true, true)?;
+        let a = if c.answer.is_empty() {
+            Vec::new()
+        } else {
+            ex.tokenize(&c.answer, false, false)?
+        };
+        // The answer's rows must be its own tokens, right after the prompt's.
+        let (np, na) = (p.len(), a.len());
+        if f.len() < np + na || f[..np] != p[..] || f[np..np + na] != a[..] {
+            return Err(Error::Invalid(
+                "the chat template does not render the conversation as the prompt followed                  by the answer's own tokens, so the positions are not defined"
+                    .into(),
+            ));
+        }
+        if na == 0 && c.positions.contains(&Position::AnswerMean) {
+            return Err(Error::Invalid(
+                "the answer is empty: no answer-mean position".into(),
+            ));
+        }
+        let mut unique = c.layers.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let names: Vec<String> = unique.iter().map(|l| format!("l_out-{l}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Some(&l) = unique.iter().find(|&&l| l >= ex.n_layer()) {
+            return Err(Error::Invalid(format!(
+                "layer {l} is out of range for a model of {} layers",
+                ex.n_layer()
+            )));
+        }
+        let mats = ex.tensors_per_token(&f, &refs)?;
+        let row = |m: &pref_data::Matrix<f32>, pos: Position| -> Vec<f32> {
+            match pos {
+                Position::Last => m.row(f.len() - 1).to_vec(),
+                Position::TurnBoundary => m.row(np - 1).to_vec(),
+                Position::AnswerMean => {
+                    let mut acc = vec![0.0f64; m.cols];
+                    for r in np..np + na {
+                        for (s, v) in acc.iter_mut().zip(m.row(r)) {
+                            *s += f64::from(*v);
+                        }
+                    }
+                    acc.into_iter().map(|s| (s / na as f64) as f32).collect()
+                }
+            }
+        };
+        let values = c
+            .positions
+            .iter()
+            .map(|&pos| {
+                c.layers
+                    .iter()
+                    .map(|l| {
+                        let i = unique.binary_search(l).unwrap_or(0);
+                        row(&mats[i], pos)
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(ConversationStates {
+            layers: c.layers.clone(),
+            positions: c.positions.clone(),
+            values,
+            n_tokens: f.len(),
+            n_prompt_tokens: np,
+            n_answer_tokens: na,
+            last_token: f[f.len() - 1],
+            boundary_token: p[np - 1],
+        })
     }
 }

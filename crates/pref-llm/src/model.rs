@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{
-    ChoiceLogprobs, Completion, HiddenStates, Message, Pooling, SamplingParams, TokenLogprobs,
+    ChoiceLogprobs, Completion, ConversationStates, HiddenStates, Message, Pooling, Position,
+    SamplingParams, TokenLogprobs,
 };
 
 /// Content-addressed identity of a model: backend kind + name + (local files)
@@ -82,6 +83,23 @@ pub trait LanguageModel: Send + Sync {
         })
     }
 
+    /// Residual-stream activations of a completed conversation, `prompt` then
+    /// `answer` as the assistant's turn, at `layers` and `positions` (local
+    /// backends only; never cached: a study writes them out as it goes).
+    async fn conversation_states(
+        &self,
+        prompt: &[Message],
+        answer: &str,
+        layers: &[usize],
+        positions: &[Position],
+    ) -> Result<ConversationStates> {
+        let _ = (prompt, answer, layers, positions);
+        Err(Error::Unsupported {
+            backend: self.id().backend.clone(),
+            what: "hidden states".into(),
+        })
+    }
+
     /// The context window in tokens, when the backend knows it (the embedded
     /// backend: its `n_ctx`); `None` for endpoints, whose servers check it.
     fn context_tokens(&self) -> Option<usize> {
@@ -142,6 +160,18 @@ impl<T: LanguageModel + ?Sized> LanguageModel for Box<T> {
         pooling: Pooling,
     ) -> Result<HiddenStates> {
         (**self).hidden_states(messages, layers, pooling).await
+    }
+
+    async fn conversation_states(
+        &self,
+        prompt: &[Message],
+        answer: &str,
+        layers: &[usize],
+        positions: &[Position],
+    ) -> Result<ConversationStates> {
+        (**self)
+            .conversation_states(prompt, answer, layers, positions)
+            .await
     }
 
     fn context_tokens(&self) -> Option<usize> {

@@ -220,6 +220,43 @@ pub enum Pooling {
     Mean,
 }
 
+/// Where in a completed conversation (a prompt and the assistant's answer) an
+/// activation is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    /// The conversation's last token, as the chat template closes the answer
+    /// (the seed study's position).
+    Last,
+    /// The prompt's last token, just before the answer: the end of the
+    /// assistant turn's opening.
+    TurnBoundary,
+    /// The mean over the answer's own tokens (accumulated in f64).
+    AnswerMean,
+}
+
+/// Activations of one completed conversation at several layers and positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationStates {
+    /// The layers, as requested.
+    pub layers: Vec<usize>,
+    /// The positions, as requested.
+    pub positions: Vec<Position>,
+    /// `values[p][l]`: the activation at `positions[p]` of `layers[l]`.
+    pub values: Vec<Vec<Vec<f32>>>,
+    /// Tokens of the whole conversation.
+    pub n_tokens: usize,
+    /// Tokens of the prompt (with the assistant turn's opening); the
+    /// [`Position::TurnBoundary`] row is `n_prompt_tokens − 1`.
+    pub n_prompt_tokens: usize,
+    /// Tokens of the answer: rows `n_prompt_tokens .. n_prompt_tokens + n_answer_tokens`.
+    pub n_answer_tokens: usize,
+    /// Token id at [`Position::Last`].
+    pub last_token: i32,
+    /// Token id at [`Position::TurnBoundary`].
+    pub boundary_token: i32,
+}
+
 /// Residual-stream activations of one input at several layers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HiddenStates {

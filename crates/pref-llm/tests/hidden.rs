@@ -571,3 +571,87 @@ fn invalid_requests_are_errors() {
     let hs = x.hidden_states(&tokens, &[0, 29], Pooling::Mean).unwrap();
     assert_eq!(hs.values[1].len(), 576);
 }
+
+/// `conversation_states` reads each position at the row the chat template puts
+/// it, pinned by token id: SmolLM2's ChatML closes the prompt with
+/// `<|im_start|>assistant\n` and the answer with `<|im_end|>\n`, so the turn
+/// boundary and the last token are both `\n`, the token before the last is
+/// `<|im_end|>`, and the answer's rows are its own tokens in between. The
+/// values equal the per-token rows of the same text, written out by hand from
+/// that layout and decoded by a separate extractor, bit for bit.
+#[test]
+fn conversation_positions_are_pinned_by_token_id() {
+    use pref_llm::llama::{LlamaConfig, LlamaLm};
+    use pref_llm::{LanguageModel, Message, Position};
+    let Some(path) = model_path("default") else {
+        return;
+    };
+    let lm = LlamaLm::load(LlamaConfig::default()).unwrap();
+    let prompt = [Message::user("Name a colour.")];
+    let answer = "Blue, like the sea.";
+    let layers = [15, 29, 15];
+    let positions = [Position::Last, Position::TurnBoundary, Position::AnswerMean];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt
+        .block_on(lm.conversation_states(&prompt, answer, &layers, &positions))
+        .unwrap();
+    let rendered = rt.block_on(lm.prompt(&prompt)).unwrap();
+
+    let mut x = ActivationExtractor::load(&path, THREADS, LlamaConfig::default().n_ctx).unwrap();
+    let full = format!("{}{answer}<|im_end|>\n", rendered.text);
+    let tokens = x.tokenize(&full, true, true).unwrap();
+    let newline = x.tokenize("\n", false, false).unwrap();
+    let im_end = x.tokenize("<|im_end|>", false, true).unwrap();
+    let answer_tokens = x.tokenize(answer, false, false).unwrap();
+    assert_eq!((newline.len(), im_end.len()), (1, 1));
+    let (n, np, na) = (tokens.len(), rendered.tokens.len(), answer_tokens.len());
+    assert_eq!(
+        (s.n_tokens, s.n_prompt_tokens, s.n_answer_tokens),
+        (n, np, na)
+    );
+    assert_eq!((s.last_token, s.boundary_token), (newline[0], newline[0]));
+    assert_eq!(tokens[n - 2], im_end[0]);
+    assert_eq!(tokens[np..np + na], answer_tokens[..]);
+    assert_eq!(
+        n,
+        np + na + 2,
+        "the answer is followed by <|im_end|> and \\n only"
+    );
+
+    for (l, &layer) in layers.iter().enumerate() {
+        let m = x.hidden_states_per_token(&tokens, layer).unwrap();
+        assert_eq!(
+            bits(&s.values[0][l]),
+            bits(m.row(n - 1)),
+            "last, layer {layer}"
+        );
+        assert_eq!(
+            bits(&s.values[1][l]),
+            bits(m.row(np - 1)),
+            "boundary, layer {layer}"
+        );
+        let mean: Vec<f32> = (0..m.cols)
+            .map(|j| {
+                let sum: f64 = (np..np + na).map(|r| f64::from(m.row(r)[j])).sum();
+                (sum / na as f64) as f32
+            })
+            .collect();
+        assert_eq!(
+            bits(&s.values[2][l]),
+            bits(&mean),
+            "answer mean, layer {layer}"
+        );
+    }
+    // The three positions read different rows.
+    assert_ne!(s.values[0][0], s.values[1][0]);
+    assert_ne!(s.values[1][0], s.values[2][0]);
+
+    let e = rt
+        .block_on(lm.conversation_states(&prompt, "", &[15], &[Position::AnswerMean]))
+        .unwrap_err();
+    assert!(e.to_string().contains("answer is empty"), "{e}");
+    let e = rt
+        .block_on(lm.conversation_states(&prompt, answer, &[30], &[Position::Last]))
+        .unwrap_err();
+    assert!(e.to_string().contains("layer 30 is out of range"), "{e}");
+}
