@@ -8,6 +8,8 @@ pub mod error;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod ridge;
+#[cfg(feature = "parquet")]
+pub mod store;
 pub mod study;
 mod tridiag;
 
@@ -22,6 +24,8 @@ pub use ridge::{
     metrics, Cv, LinearModel, Metrics, RidgeCv, RidgeParams, Solver, ValidRidgeParams,
     DEFAULT_ALPHAS,
 };
+#[cfg(feature = "parquet")]
+pub use store::ActivationStore;
 pub use study::{
     gaussian_like, probe_study, AlphaRow, BaselineScore, BaselineScores, Baselines, ProbeStudy,
     Shuffle, TargetReport,
