@@ -12,8 +12,8 @@ use pref_llm::ModelSpec;
 use pref_study::{BoxError, StudyConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::positivity::{PositivityConfig, Templates};
 use crate::template::{Factor, FACTORS};
+use pref_elicit::positivity::{PositivityConfig, Templates};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

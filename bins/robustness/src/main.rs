@@ -9,7 +9,6 @@
 
 mod config;
 mod design;
-mod positivity;
 mod report;
 mod study;
 mod template;

@@ -210,7 +210,7 @@ fn positivity(r: &mut Report, res: &Results, plots: &std::path::Path) -> Result<
         return Ok(());
     };
     r.heading(2, "Positivity bias of self-reports");
-    let share = |s: Option<crate::positivity::Shares>| {
+    let share = |s: Option<pref_elicit::positivity::Shares>| {
         s.map_or("–".to_string(), |s| {
             format!(
                 "{} positive, {} negative (score {:+.2})",
@@ -237,21 +237,21 @@ fn positivity(r: &mut Report, res: &Results, plots: &std::path::Path) -> Result<
         (
             "positivity_negative",
             "Negative share (option probabilities)",
-            (|c: &crate::positivity::Cell| c.logprobs.map(|s| s.negative))
-                as fn(&crate::positivity::Cell) -> Option<f64>,
+            (|c: &pref_elicit::positivity::Cell| c.logprobs.map(|s| s.negative))
+                as fn(&pref_elicit::positivity::Cell) -> Option<f64>,
         ),
         (
             "positivity_score",
             "Mean score (option probabilities)",
-            |c: &crate::positivity::Cell| c.logprobs.map(|s| s.mean_score),
+            |c: &pref_elicit::positivity::Cell| c.logprobs.map(|s| s.mean_score),
         ),
         (
             "positivity_score_text",
             "Mean score (written answers)",
-            |c: &crate::positivity::Cell| c.text.map(|s| s.mean_score),
+            |c: &pref_elicit::positivity::Cell| c.text.map(|s| s.mean_score),
         ),
     ] {
-        let (rows, cols, values) = crate::positivity::grid(p, value);
+        let (rows, cols, values) = pref_elicit::positivity::grid(p, value);
         if values.iter().flatten().all(|v| v.is_nan()) {
             continue;
         }

@@ -146,7 +146,7 @@ pub struct Results {
     /// The factor regression (`None` with the reason in `warnings`).
     pub regression: Option<Regression>,
     /// The positivity check (`None` when disabled).
-    pub positivity: Option<crate::positivity::Positivity>,
+    pub positivity: Option<pref_elicit::positivity::Positivity>,
     /// Mean hard-cycle rate over configurations (0.25 at random).
     pub mean_hard_cycle_rate: Option<f64>,
     /// Model calls of this process.
@@ -195,7 +195,11 @@ impl Study for RobustnessStudy {
             }));
         }
         let items = pref_elicit::Plan::of(cfg.settings())?.items;
-        plans.extend(crate::positivity::stage_plans(&cfg.positivity, &items, lm)?);
+        plans.extend(pref_elicit::positivity::stage_plans(
+            &cfg.positivity,
+            &items,
+            lm,
+        )?);
         let details = serde_json::json!({
             "configs": configs,
             "repeated_draws_dropped": repeats,
@@ -278,7 +282,7 @@ impl Study for RobustnessStudy {
         }
         let t_positivity = Instant::now();
         let plan_items = pref_elicit::Plan::of(cfg.settings())?.items;
-        let positivity = crate::positivity::run_check(run, &cfg.positivity, &plan_items)?;
+        let positivity = pref_elicit::positivity::run_check(run, &cfg.positivity, &plan_items)?;
         let t1 = Instant::now();
         let a = &cfg.analysis;
         let m = method(a.correlation);

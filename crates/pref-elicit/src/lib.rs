@@ -4,6 +4,7 @@
 pub mod error;
 pub mod judging;
 pub mod pairwise;
+pub mod positivity;
 pub mod rate;
 pub mod results;
 pub mod settings;

@@ -59,7 +59,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let convs: Vec<(Vec<Message>, String)> = (0..8)
         .map(|k| {
             (
-                vec![Message::user(format!("Summarise this article:\n{}", words(120, k * 7)))],
+                vec![Message::user(format!(
+                    "Summarise this article:\n{}",
+                    words(120, k * 7)
+                ))],
                 words(60, k * 11),
             )
         })
@@ -75,7 +78,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for r in 0..reps {
         let mut line = format!("rep {r}:");
         let mut plain = f64::NAN;
-        for name in ["plain decode", "extract 15+22 (50%, 75%)", "extract 29 (last)"] {
+        for name in [
+            "plain decode",
+            "extract 15+22 (50%, 75%)",
+            "extract 29 (last)",
+        ] {
             let t = Instant::now();
             for ((p, a), tokens) in convs.iter().zip(&token_lists) {
                 match name {

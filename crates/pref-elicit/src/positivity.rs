@@ -1,13 +1,13 @@
 //! The positivity check: after completing a task, is the model's self-report
 //! ("did you enjoy it?") positive whatever the framing? Every item is completed
 //! once, then rated under every framing × option set, read from the options'
-//! log-probabilities and from a generated answer. See docs/robustness.md
-//! ("Positivity bias").
+//! log-probabilities and from a generated answer. Used by the `robustness`
+//! study; see docs/robustness.md ("Positivity bias").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{setting, Error, Result};
 use pref_data::record_id;
 use pref_llm::{LanguageModel, Message, SamplingParams};
 use pref_study::{BoxError, ContextCheck, Item, Model, PlannedJob, Run, StagePlan, StudyConfig};
@@ -32,7 +32,7 @@ pub struct PositivityConfig {
     /// Temperature of the completions (0 = greedy).
     pub temperature: f32,
     /// Framings and option sets: a TOML file like
-    /// `bins/robustness/templates/positivity.toml`, or a JSON file in the seed
+    /// `crates/pref-elicit/templates/positivity.toml`, or a JSON file in the seed
     /// study's format (`framings`, `option_sets`, `response_instruction`);
     /// default: the committed templates.
     pub templates: Option<PathBuf>,
@@ -84,22 +84,27 @@ impl Templates {
     /// JSON file are ignored), or the committed defaults.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let t: Templates = match path {
-            None => toml::from_str(DEFAULT_TEMPLATES).context("templates/positivity.toml")?,
+            None => toml::from_str(DEFAULT_TEMPLATES).map_err(|e| {
+                Error::Input(format!("crates/pref-elicit/templates/positivity.toml: {e}"))
+            })?,
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
+                let bad = |e: &dyn std::fmt::Display| {
+                    Error::Input(format!("positivity.templates: {}: {e}", p.display()))
+                };
+                let text = std::fs::read_to_string(p).map_err(|e| bad(&e))?;
                 if p.extension().is_some_and(|e| e == "json") {
-                    serde_json::from_str(&text).with_context(|| p.display().to_string())?
+                    serde_json::from_str(&text).map_err(|e| bad(&e))?
                 } else {
-                    toml::from_str(&text).with_context(|| p.display().to_string())?
+                    toml::from_str(&text).map_err(|e| bad(&e))?
                 }
             }
         };
         if t.framings.is_empty() || t.option_sets.is_empty() {
-            bail!("positivity.templates: give at least one framing and one option set");
+            setting!("positivity.templates: give at least one framing and one option set");
         }
         for f in &t.framings {
             if !f.template.contains("{options}") {
-                bail!(
+                setting!(
                     "positivity.templates: framing `{}` has no {{options}}",
                     f.name
                 );
@@ -112,7 +117,7 @@ impl Templates {
                 || lower[1] == lower[2]
                 || lower[0] == lower[2]
             {
-                bail!(
+                setting!(
                     "positivity.templates: option set `{}` needs three distinct options",
                     s.name
                 );
