@@ -38,7 +38,7 @@ pub struct Config {
     pub positivity: PositivityConfig,
     /// Written by `robustness run`: the model's id and the tool version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<Resolved>,
+    pub resolved: Option<pref_study::ResolvedModel>,
 }
 
 impl Default for Config {
@@ -64,16 +64,6 @@ impl Default for Config {
             resolved: None,
         }
     }
-}
-
-/// Facts recorded when a run starts (never read from a user's file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resolved {
-    /// Content-addressed model id.
-    pub model_id: String,
-    /// Version of the `robustness` binary.
-    pub version: String,
 }
 
 /// How configurations are drawn from the factor grid.
@@ -312,19 +302,15 @@ impl StudyConfig for Config {
     }
 
     fn models(&self) -> Vec<(String, ModelSpec)> {
-        vec![("model".into(), self.model.clone())]
+        pref_study::ResolvedModel::roles(&self.model)
     }
 
     fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
-        let r = self.resolved.as_ref()?;
-        Some(BTreeMap::from([("model".to_string(), r.model_id.clone())]))
+        pref_study::ResolvedModel::recorded(self.resolved.as_ref())
     }
 
     fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
-        self.resolved = Some(Resolved {
-            model_id: ids.get("model").cloned().unwrap_or_default(),
-            version: version.into(),
-        });
+        self.resolved = Some(pref_study::ResolvedModel::record(&ids, version));
     }
 }
 

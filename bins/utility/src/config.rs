@@ -26,17 +26,7 @@ pub struct Config {
     pub fit: FitConfig,
     /// Written by `utility run`: the model's content-addressed id and the tool version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<Resolved>,
-}
-
-/// Facts recorded when a run starts (never read from a user's file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resolved {
-    /// Content-addressed model id (backend, name, file sha256 or base URL, settings).
-    pub model_id: String,
-    /// Version of the `utility` binary.
-    pub version: String,
+    pub resolved: Option<pref_study::ResolvedModel>,
 }
 
 pub use pref_elicit::settings::{
@@ -73,18 +63,14 @@ impl StudyConfig for Config {
     }
 
     fn models(&self) -> Vec<(String, ModelSpec)> {
-        vec![("model".into(), self.model.clone())]
+        pref_study::ResolvedModel::roles(&self.model)
     }
 
     fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
-        let r = self.resolved.as_ref()?;
-        Some(BTreeMap::from([("model".to_string(), r.model_id.clone())]))
+        pref_study::ResolvedModel::recorded(self.resolved.as_ref())
     }
 
     fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
-        self.resolved = Some(Resolved {
-            model_id: ids.get("model").cloned().unwrap_or_default(),
-            version: version.into(),
-        });
+        self.resolved = Some(pref_study::ResolvedModel::record(&ids, version));
     }
 }

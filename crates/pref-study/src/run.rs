@@ -49,6 +49,39 @@ pub trait StudyConfig: Serialize + DeserializeOwned + Clone {
     }
 }
 
+/// What a study with one model (role `model`) records when a run starts, as
+/// its configuration's `resolved` key: the model's content id and the tool
+/// version. Never read from a user's file.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedModel {
+    /// Content-addressed model id (backend, name, file sha256 or base URL, settings).
+    pub model_id: String,
+    /// Version of the study binary.
+    pub version: String,
+}
+
+impl ResolvedModel {
+    /// [`StudyConfig::models`] of a one-model study: `spec` as role `model`.
+    pub fn roles(spec: &ModelSpec) -> Vec<(String, ModelSpec)> {
+        vec![("model".into(), spec.clone())]
+    }
+
+    /// [`StudyConfig::recorded_models`] of a one-model study.
+    pub fn recorded(resolved: Option<&Self>) -> Option<BTreeMap<String, String>> {
+        let r = resolved?;
+        Some(BTreeMap::from([("model".to_string(), r.model_id.clone())]))
+    }
+
+    /// The value [`StudyConfig::record_models`] stores in a one-model study.
+    pub fn record(ids: &BTreeMap<String, String>, version: &str) -> Self {
+        Self {
+            model_id: ids.get("model").cloned().unwrap_or_default(),
+            version: version.into(),
+        }
+    }
+}
+
 /// The lock of a run directory: `run.lock`, held (an OS file lock) while a
 /// process writes the run and released when it exits, however it exits.
 #[derive(Debug)]
