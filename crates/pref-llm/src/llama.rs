@@ -978,13 +978,9 @@ impl Worker<'_> {
         })
     }
 
-    fn hidden(
-        &mut self,
-        messages: &[Message],
-        layers: &[usize],
-        pooling: Pooling,
-    ) -> Result<HiddenStates> {
-        let text = self.render(messages, true)?;
+    /// The activation extractor, loaded on first use (its own context: see
+    /// `hidden.rs`).
+    fn extractor(&mut self) -> Result<&mut crate::hidden::ActivationExtractor> {
         if self.extractor.is_none() {
             self.extractor = Some(crate::hidden::ActivationExtractor::load(
                 &self.path,
@@ -992,10 +988,19 @@ impl Worker<'_> {
                 self.cfg.n_ctx,
             )?);
         }
-        let ex = self
-            .extractor
+        self.extractor
             .as_mut()
-            .ok_or_else(|| Error::Backend("no extractor".into()))?;
+            .ok_or_else(|| Error::Backend("no extractor".into()))
+    }
+
+    fn hidden(
+        &mut self,
+        messages: &[Message],
+        layers: &[usize],
+        pooling: Pooling,
+    ) -> Result<HiddenStates> {
+        let text = self.render(messages, true)?;
+        let ex = self.extractor()?;
         let tokens = ex.tokenize(&text, true, true)?;
         ex.hidden_states(&tokens, layers, pooling)
     }
@@ -1012,17 +1017,7 @@ impl Worker<'_> {
         let mut full = c.prompt.clone();
         full.push(Message::assistant(c.answer.clone()));
         let full_text = self.render(&full, false)?;
-        if self.extractor.is_none() {
-            self.extractor = Some(crate::hidden::ActivationExtractor::load(
-                &self.path,
-                self.cfg.n_threads,
-                self.cfg.n_ctx,
-            )?);
-        }
-        let ex = self
-            .extractor
-            .as_mut()
-            .ok_or_else(|| Error::Backend("no extractor".into()))?;
+        let ex = self.extractor()?;
         let p = ex.tokenize(&prompt_text, true, true)?;
         let f = ex.tokenize(&full_text, true, true)?;
         let a = if c.answer.is_empty() {
