@@ -7,7 +7,7 @@
 //! outside `llama-cpp-2` lives in this module**, behind a safe wrapper.
 //!
 //! How it works: the context is created with `cb_eval` pointing at
-//! [`eval_callback`] and `cb_eval_user_data` at a heap-allocated [`Capture`]
+//! `eval_callback` and `cb_eval_user_data` at a heap-allocated `Capture`
 //! owned by the extractor (freed only after the context). During
 //! `llama_decode` ggml's scheduler first *asks* for every graph node whether we
 //! want it (we answer yes only for the requested names, e.g. `l_out-5`, the

@@ -101,7 +101,7 @@ pub struct RunFlags {
     /// TOML configuration (every option has a default; see the study's page in docs/).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// New run directory (default runs/<study>/<unix time>).
+    /// New run directory (default runs/STUDY/UNIX-TIME).
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Continue a killed or finished run from its own config.toml: nothing done is
