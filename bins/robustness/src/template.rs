@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use pref_elicit::ChoicePrompt;
 use pref_llm::Message;
 use rand::{Rng, SeedableRng};
@@ -180,7 +180,13 @@ impl Template {
         typo_seed: u64,
         tools_api: bool,
     ) -> Result<Self> {
-        let texts: Texts = toml::from_str(TEXTS).context("templates/pairwise.toml")?;
+        // Parsed once per process (every configuration's template reads them).
+        static PARSED: std::sync::OnceLock<std::result::Result<Texts, String>> =
+            std::sync::OnceLock::new();
+        let texts = PARSED
+            .get_or_init(|| toml::from_str(TEXTS).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| anyhow!("templates/pairwise.toml: {e}"))?;
         let lang_name = level(levels, "language")?;
         let lang = texts
             .languages
