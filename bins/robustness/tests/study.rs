@@ -387,3 +387,98 @@ fn every_response_format_is_read_on_the_embedded_model() {
     assert_eq!(again["model_calls"]["made"], 0);
     assert_eq!(again["positivity"], r["positivity"]);
 }
+
+/// On an OpenAI-compatible endpoint with text answers, the `tool` format goes
+/// through the endpoint's tools API: llama.cpp's own server, with a chat
+/// template that renders tools (crates/pref-llm/tests/data/chatml_tools.jinja).
+/// The run completes with every answer recorded (SmolLM2 writes text, which
+/// the strict parsers mostly cannot read: kept and counted), and the `tool`
+/// configuration's template is the tools-API one, not the one that writes the
+/// schema into the prompt (the embedded model's plan of the same design).
+#[test]
+fn the_tool_format_goes_through_an_endpoints_tools_api() {
+    if !model_present() {
+        return;
+    }
+    let template = root().join("crates/pref-llm/tests/data/chatml_tools.jinja");
+    let Some(server) =
+        pref_llm::openai::local_server::LocalServer::start_default_with_template_or_skip(
+            2,
+            Some(&template),
+        )
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = root().join("fixtures/study");
+    std::fs::write(
+        tmp.path().join("e.toml"),
+        format!(
+            "[items]\nn_items = 3\nfiles = [{{ path = {:?}, source = \"alpaca\" }}]\n\
+             [design]\nsampling = \"factorial\"\nvary = [\"response_format\"]\n\
+             [analysis]\nmin_shared = 3\nbootstrap = 100\n[positivity]\nenabled = false\n",
+            fx.join("alpaca.json")
+        ),
+    )
+    .unwrap();
+    let cfg = tmp.path().join("e.toml");
+    let cfg = cfg.to_str().unwrap();
+    let url = format!("{}/v1", server.url());
+    let out = tmp.path().join("run");
+    let r = run_ok(
+        &[
+            "run",
+            "--config",
+            cfg,
+            "--answer",
+            "text",
+            "--backend",
+            "openai",
+            "--model",
+            "smollm2",
+            "--base-url",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let (n, recs) = records(&out);
+    assert_eq!((n, recs.len()), (9, 9), "3 pairs × 3 formats, each once");
+    let configs = r["configs"].as_array().unwrap();
+    let tool = configs
+        .iter()
+        .find(|c| c["levels"]["response_format"] == "tool")
+        .unwrap();
+    assert_eq!(tool["n_comparisons"], 3);
+    let unparseable: u64 = configs
+        .iter()
+        .map(|c| c["unparseable"].as_u64().unwrap())
+        .sum();
+    let null_choices = recs.values().filter(|v| v["choice"].is_null()).count() as u64;
+    assert_eq!(
+        unparseable, null_choices,
+        "every unparseable answer is kept and counted"
+    );
+
+    let plan = run_ok(
+        &["run", "--config", cfg, "--answer", "text", "--dry-run"],
+        tmp.path(),
+    );
+    let embedded_tool = plan["details"]["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["levels"]["response_format"] == "tool")
+        .unwrap();
+    assert_ne!(embedded_tool["template"], tool["template"]);
+    let plain = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["levels"]["response_format"] == "plain")
+            .unwrap()["template"]
+            .clone()
+    };
+    assert_eq!(plain(&plan["details"]["configs"]), plain(&r["configs"]));
+}
