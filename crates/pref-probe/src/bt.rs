@@ -287,10 +287,25 @@ struct Solved {
     grad_norm: f64,
 }
 
+/// L-BFGS from zero, first aiming at a hundredth of `tol_grad`. Near the
+/// optimum rounding can make the line search fail (no descent left to find);
+/// the fit is then run again aiming at `tol_grad` itself, which stops before
+/// that point.
 fn solve(z: &Matrix<f64>, pairs: &[PairCounts], lambda: f64, p: &BtProbeParams) -> Result<Solved> {
+    solve_to(z, pairs, lambda, p, p.tol_grad * 1e-2)
+        .or_else(|_| solve_to(z, pairs, lambda, p, p.tol_grad))
+}
+
+fn solve_to(
+    z: &Matrix<f64>,
+    pairs: &[PairCounts],
+    lambda: f64,
+    p: &BtProbeParams,
+    tol_grad: f64,
+) -> Result<Solved> {
     let problem = Problem { z, pairs, lambda };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), p.memory)
-        .with_tolerance_grad(p.tol_grad * 1e-2)
+        .with_tolerance_grad(tol_grad)
         .and_then(|s| s.with_tolerance_cost(0.0))
         .map_err(|e| Error::InvalidInput(format!("L-BFGS settings: {e}")))?;
     let res = Executor::new(problem, solver)
