@@ -223,9 +223,13 @@ impl Study for RobustnessStudy {
         let mut configs = Vec::new();
         let mut runs = Vec::new();
         let mut items = Vec::new();
+        // Every configuration draws the same items; the positivity check
+        // rates them too.
+        let mut drawn = Vec::new();
         for p in &prepared {
             let e = run_pairs(run, p.settings(cfg))?;
             items = e.plan.ids();
+            drawn = e.plan.items;
             warnings.extend(
                 e.results
                     .warnings
@@ -281,8 +285,7 @@ impl Study for RobustnessStudy {
             runs.extend(utilities);
         }
         let t_positivity = Instant::now();
-        let plan_items = pref_elicit::Plan::of(cfg.settings())?.items;
-        let positivity = pref_elicit::positivity::run_check(run, &cfg.positivity, &plan_items)?;
+        let positivity = pref_elicit::positivity::run_check(run, &cfg.positivity, &drawn)?;
         let t1 = Instant::now();
         let a = &cfg.analysis;
         let m = method(a.correlation);
