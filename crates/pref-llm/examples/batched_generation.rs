@@ -6,10 +6,11 @@
 //!
 //! `cargo run -p pref-llm --features llama --example batched_generation [STEPS]`
 
-use std::num::NonZeroU32;
+mod common;
+
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use common::context_params;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
@@ -48,17 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     for width in [1usize, 4, 8] {
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(4096))
-            .with_n_batch(4096)
-            .with_n_ubatch(512)
-            .with_n_seq_max(8)
-            .with_n_threads(2)
-            .with_n_threads_batch(2)
-            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
-            .with_type_k(KvCacheType::F32)
-            .with_type_v(KvCacheType::F32);
-        let mut ctx = model.new_context(backend, params)?;
+        let mut ctx = model.new_context(backend, context_params(512).with_n_seq_max(8))?;
         let t = Instant::now();
         let mut generated = 0usize;
         for group in prompts.chunks(width) {

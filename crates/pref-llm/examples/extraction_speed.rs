@@ -6,27 +6,16 @@
 //!
 //! `cargo run --release -p pref-llm --features llama --example extraction_speed [REPS]`
 
-use std::num::NonZeroU32;
+mod common;
+
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use common::{context_params, words};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use pref_llm::llama::{try_backend, LlamaConfig, LlamaLm};
 use pref_llm::{LanguageModel, Message, Position};
-
-fn words(n: usize, skip: usize) -> String {
-    let text = "The town council of Millbrook voted on Tuesday to turn the disused railway line \
-        into a cycle path. The twelve-kilometre route will link three villages and is expected \
-        to open next spring. Councillors said the project would cost 2.4 million.";
-    text.split_whitespace()
-        .cycle()
-        .skip(skip)
-        .take(n)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reps: usize = std::env::args()
@@ -44,16 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lm.info().path.clone(),
         &LlamaModelParams::default(),
     )?;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(4096))
-        .with_n_batch(4096)
-        .with_n_ubatch(4096)
-        .with_n_threads(2)
-        .with_n_threads_batch(2)
-        .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
-        .with_type_k(KvCacheType::F32)
-        .with_type_v(KvCacheType::F32);
-    let mut ctx = model.new_context(backend, params)?;
+    let mut ctx = model.new_context(backend, context_params(4096))?;
 
     // 8 conversations: a ~120-word task and a ~60-word answer each.
     let convs: Vec<(Vec<Message>, String)> = (0..8)

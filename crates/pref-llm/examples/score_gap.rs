@@ -5,10 +5,11 @@
 //!
 //! `cargo run -p pref-llm --features llama --example score_gap [REPS]`
 
-use std::num::NonZeroU32;
+mod common;
+
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use common::{context_params, words};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
@@ -24,17 +25,6 @@ fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-fn words(n: usize) -> String {
-    let text = "The town council of Millbrook voted on Tuesday to turn the disused railway line \
-        into a cycle path. The twelve-kilometre route will link three villages and is expected \
-        to open next spring. Councillors said the project would cost 2.4 million.";
-    text.split_whitespace()
-        .cycle()
-        .take(n)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reps: usize = std::env::args()
         .nth(1)
@@ -47,9 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lm = LlamaLm::load(LlamaConfig::default())?;
     let prompt = vec![Message::user(format!(
         "Summarise this article:\n{}",
-        words(150)
+        words(150, 0)
     ))];
-    let continuation = words(150);
+    let continuation = words(150, 0);
     let n_cont = rt.block_on(lm.score(&prompt, &continuation))?.tokens.len();
 
     let backend = try_backend()?;
@@ -58,25 +48,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lm.info().path.clone(),
         &LlamaModelParams::default(),
     )?;
-    let base = || {
-        LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(4096))
-            .with_n_batch(4096)
-            .with_n_ubatch(512)
-            .with_n_threads(2)
-            .with_n_threads_batch(2)
-            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
-            .with_type_k(KvCacheType::F32)
-            .with_type_v(KvCacheType::F32)
-    };
-    let mut single = model.new_context(backend, base())?;
+    let mut single = model.new_context(backend, context_params(512))?;
     let mut multi = model.new_context(
         backend,
-        base().with_n_seq_max(MAX_SHARED + 1).with_kv_unified(true),
+        context_params(512)
+            .with_n_seq_max(MAX_SHARED + 1)
+            .with_kv_unified(true),
     )?;
     let text = format!(
         "<|im_start|>user\nSummarise this article:\n{}<|im_end|>\n<|im_start|>assistant\n{}",
-        words(150),
+        words(150, 0),
         continuation
     );
     let tokens = model.vocab().tokenize(text.as_bytes(), true, true);
