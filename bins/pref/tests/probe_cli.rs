@@ -113,6 +113,54 @@ fn ridge_matches_sklearn_with_index_files_and_permutation() {
     }
 }
 
+/// `pref ridge --standardize` against sklearn's
+/// `make_pipeline(StandardScaler(), Ridge(alpha=a))` per α and `RidgeCV` on
+/// `StandardScaler().fit_transform(Xtr)` for the LOO table and the chosen α
+/// (reference.json's `standardized`, written by gen_reference.py).
+#[test]
+fn ridge_standardize_matches_sklearn_standard_scaler_and_ridge_cv() {
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("reference.json")).unwrap()).unwrap();
+    for case in ["wide_f64", "tall_f64"] {
+        let (x, y, tr, te) = (
+            data(&format!("{case}_x.npy")),
+            data(&format!("{case}_y.npy")),
+            data(&format!("{case}_train.npy")),
+            data(&format!("{case}_test.npy")),
+        );
+        let (ok, v, err) = pref(&[
+            "ridge",
+            "--x",
+            &x,
+            "--y",
+            &y,
+            "--train-idx",
+            &tr,
+            "--test-idx",
+            &te,
+            "--standardize",
+            "--no-baselines",
+        ]);
+        assert!(ok, "{err}");
+        let want = &r[case]["standardized"];
+        let rows = v["alphas"].as_array().unwrap();
+        assert_eq!(rows.len(), 6);
+        for (a, row) in rows.iter().enumerate() {
+            let what = |m: &str| format!("{case} --standardize: {m}");
+            let ref_row = &want["per_alpha"][a];
+            assert_eq!(row["alpha"], ref_row["alpha"]);
+            close(&row["test_r2"], &ref_row["test_r2"][0], &what("test_r2"));
+            close(&row["test_mse"], &ref_row["test_mse"][0], &what("test_mse"));
+            close(
+                &row["cv_mse"],
+                &want["loo"]["cv_mse"][a][0],
+                &what("cv_mse"),
+            );
+        }
+        assert_eq!(v["best_alpha"], want["loo"]["alpha"], "{case}");
+    }
+}
+
 #[test]
 fn ridge_kfold_multi_target_and_seeded_split_are_deterministic() {
     let (x, y) = (data("multi_f64_x.npy"), data("multi_f64_y.npy"));

@@ -408,6 +408,14 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
         self.inner.context_tokens()
     }
 
+    fn n_layers(&self) -> Option<usize> {
+        self.inner.n_layers()
+    }
+
+    fn hidden_size(&self) -> Option<usize> {
+        self.inner.hidden_size()
+    }
+
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
         self.inner.prompt_tokens(messages).await
     }

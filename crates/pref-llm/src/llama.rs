@@ -461,6 +461,14 @@ impl LanguageModel for LlamaLm {
         Some(self.info.config.n_ctx as usize)
     }
 
+    fn n_layers(&self) -> Option<usize> {
+        Some(self.info.n_layer)
+    }
+
+    fn hidden_size(&self) -> Option<usize> {
+        Some(self.info.n_embd)
+    }
+
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
         Ok(Some(self.prompt(messages).await?.tokens.len()))
     }

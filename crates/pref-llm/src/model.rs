@@ -106,6 +106,20 @@ pub trait LanguageModel: Send + Sync {
         None
     }
 
+    /// The number of transformer layers whose activations
+    /// [`LanguageModel::conversation_states`] can read (`0..n`), when the
+    /// backend exposes hidden states (the embedded backend); `None` otherwise.
+    /// Studies use it to turn a relative depth (0.5 = half-way) into a layer.
+    fn n_layers(&self) -> Option<usize> {
+        None
+    }
+
+    /// The width of those activations (the model's hidden size), when the
+    /// backend exposes hidden states; `None` otherwise.
+    fn hidden_size(&self) -> Option<usize> {
+        None
+    }
+
     /// The number of tokens of the chat-templated `messages` with the
     /// assistant's turn opened, when the backend can count them without a model
     /// call (the embedded backend); `None` otherwise. Studies use it with
@@ -176,6 +190,14 @@ impl<T: LanguageModel + ?Sized> LanguageModel for Box<T> {
 
     fn context_tokens(&self) -> Option<usize> {
         (**self).context_tokens()
+    }
+
+    fn n_layers(&self) -> Option<usize> {
+        (**self).n_layers()
+    }
+
+    fn hidden_size(&self) -> Option<usize> {
+        (**self).hidden_size()
     }
 
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
