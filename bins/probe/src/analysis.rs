@@ -221,6 +221,10 @@ pub struct ChoicesSummary {
     pub n_train_pairs: usize,
     /// Pairs with at least one held-out item (what they are scored on).
     pub n_heldout_pairs: usize,
+    /// Pairs whose two sides were chosen equally often (no majority: a model
+    /// that always picks the option shown first ties every pair asked in
+    /// both orders); they count in the log loss, not in the accuracy.
+    pub n_tied_pairs: usize,
 }
 
 /// The extraction in this process.
@@ -591,6 +595,7 @@ pub fn analyse(cfg: &Config, inputs: &Inputs<'_>) -> Result<Results, BoxError> {
         first_shown_share: c.first_shown_share,
         n_train_pairs: train_pairs.len(),
         n_heldout_pairs: heldout_pairs.len(),
+        n_tied_pairs: c.pairs.iter().filter(|q| q.count_a == q.count_b).count(),
     });
     if inputs.choices.is_some() && train_pairs.len() < 2 {
         warnings.push(format!(

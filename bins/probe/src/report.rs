@@ -123,7 +123,10 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
              first was chosen {}. Their Thurstonian μ per item is the `utility` target (fitted \
              on every pair, so a held-out item's μ draws on its comparisons with training \
              items: the strict test is the pairwise one). The Bradley–Terry probe is fitted on \
-             the {} pairs among training items and scored on the {} pairs with a held-out item.",
+             the {} pairs among training items and scored on the {} pairs with a held-out item. \
+             {} of the {} pairs are ties (each side chosen equally often, as when the option \
+             shown first always wins): they carry no preference, and pairwise accuracy counts \
+             only the others.",
             c.comparisons,
             c.unparseable,
             c.first_shown_share.map_or("–".into(), |(s, ci)| format!(
@@ -134,6 +137,8 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
             )),
             c.n_train_pairs,
             c.n_heldout_pairs,
+            c.n_tied_pairs,
+            c.n_train_pairs + c.n_heldout_pairs,
         ));
     }
 
