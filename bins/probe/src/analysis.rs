@@ -12,7 +12,7 @@ use pref_probe::{
     cosine_matrix, fit_bt_probe, pair_metrics, probe_study, Baselines, BtProbeParams, PairCounts,
     Probe, RidgeParams, Shuffle, Split,
 };
-use pref_stats::{pearson, percentile_interval, replicate_rng};
+use pref_stats::{pearson, replicate_rng};
 use pref_study::{BoxError, Item};
 use rand::Rng;
 use serde::Serialize;
@@ -296,24 +296,10 @@ pub struct Results {
     pub seconds: BTreeMap<String, f64>,
 }
 
-/// Bootstrap of a statistic over `n` resampled indices: percentile interval
-/// of the replicates where the statistic is defined.
+/// The 95% percentile bootstrap interval of `stat` over `n` resampled
+/// held-out items or pairs.
 fn bootstrap(n: usize, b: usize, seed: u64, stat: impl Fn(&[usize]) -> Option<f64>) -> [f64; 2] {
-    let mut values = Vec::with_capacity(b);
-    let mut idx = vec![0; n];
-    for r in 0..b {
-        let mut rng = replicate_rng(seed, r as u64);
-        for i in idx.iter_mut() {
-            *i = rng.random_range(0..n);
-        }
-        if let Some(v) = stat(&idx).filter(|v| v.is_finite()) {
-            values.push(v);
-        }
-    }
-    if values.is_empty() {
-        return [f64::NAN, f64::NAN];
-    }
-    percentile_interval(&values, 0.95, &mut Vec::new())
+    pref_stats::bootstrap_interval(n, b, 0.95, seed, stat)
 }
 
 fn pick<T: Copy>(v: &[T], idx: &[usize]) -> Vec<T> {
@@ -745,29 +731,4 @@ fn headlines(
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The percentile bootstrap of a mean, against numpy with the same
-    /// resampled indices is not reproducible across generators; instead the
-    /// interval of a constant statistic is the constant, and the interval of
-    /// the mean of 0..10 brackets its value and stays within the range.
-    #[test]
-    fn the_bootstrap_interval_brackets_the_statistic() {
-        let v: Vec<f64> = (0..10).map(f64::from).collect();
-        let ci = bootstrap(v.len(), 1000, 0, |idx| {
-            Some(pick(&v, idx).iter().sum::<f64>() / 10.0)
-        });
-        assert!(
-            ci[0] < 4.5 && ci[1] > 4.5 && ci[0] >= 0.0 && ci[1] <= 9.0,
-            "{ci:?}"
-        );
-        // The standard error of the mean of 0..9 is sqrt(8.25 / 10) = 0.908:
-        // a 95% interval spans about ±1.78.
-        assert!((ci[1] - ci[0] - 3.56).abs() < 0.5, "{ci:?}");
-        assert_eq!(bootstrap(5, 200, 1, |_| Some(2.0)), [2.0, 2.0]);
-    }
 }

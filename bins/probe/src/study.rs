@@ -150,9 +150,7 @@ fn dims(lm: &Arc<Model>) -> Result<(usize, usize), BoxError> {
 /// The text-only baseline's model is installed (checked before any call).
 fn check_text_model() -> Result<(), BoxError> {
     let name = "all-minilm-l6-v2";
-    let present = pref_data::paths::embedded_model(name)
-        .is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()));
-    if present {
+    if pref_data::paths::embedded_model_installed(name) {
         Ok(())
     } else {
         Err(format!(

@@ -177,6 +177,12 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     None
 }
 
+/// Whether the embedded model `name` is known and every one of its files is
+/// in the model cache (no panic, no message: for checks before a run).
+pub fn embedded_model_installed(name: &str) -> bool {
+    embedded_model(name).is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()))
+}
+
 /// Whether every file of the named embedded models is installed, for tests and
 /// examples that need them. Missing models are a skip (with a note) unless
 /// `PREF_REQUIRE_MODELS=1` (set by `cargo xtask test`), which makes them a
@@ -185,10 +191,7 @@ pub fn embedded_models_present(names: &[&str]) -> bool {
     let missing: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| {
-            !embedded_model(n)
-                .is_some_and(|m| m.files.iter().all(|f| m.dir_path().join(f.file).exists()))
-        })
+        .filter(|n| !embedded_model_installed(n))
         .collect();
     if missing.is_empty() {
         return true;

@@ -17,4 +17,4 @@ pub use params::{
 pub use quantile::{
     central_percentiles, percentile, percentile_interval, percentile_sorted, quantile_sorted,
 };
-pub use seed::replicate_rng;
+pub use seed::{bootstrap_interval, replicate_rng};
