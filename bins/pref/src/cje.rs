@@ -18,8 +18,8 @@ Every row must carry every target policy. Fresh draws: DIR/<policy>_responses.js
 {prompt_id, judge_score, ...}, at least one per logged prompt. Bad input stops with \
 `path:line: field: what is wrong`.
 
-Estimators: ips, snips, clipped-ips, calibrated-ips, dr, tmle, stacked-dr (the last three \
-need fresh draws). Default: all that the data allow. With oracle labels on some rows the \
+Estimators: ips, snips, clipped-ips, calibrated-ips, dr, tmle, stacked-dr, direct (the last \
+four need fresh draws; direct uses no importance weights). Default: all that the data allow. With oracle labels on some rows the \
 judge is calibrated to the oracle scale (isotonic, cross-fitted by prompt) and the intervals \
 include the calibration's uncertainty; without, the judge score is the reward. The gate \
 (ok / warn / refuse) flags unreliable importance weights; refused estimates are still printed. \

@@ -1,4 +1,4 @@
-//! All seven estimators with influence-function intervals (and the oracle
+//! All eight estimators with influence-function intervals (and the oracle
 //! jackknife) on simulated data: 2,000 rows × 3 policies (the reference library's
 //! timing case), 100k rows × 4 policies and 1M rows × 4 policies.
 //! Run: `flock /tmp/pref-bench.lock cargo bench -p pref-cje --bench cje -- --warm-up-time 1 --measurement-time 5`

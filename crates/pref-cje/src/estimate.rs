@@ -46,11 +46,16 @@ pub enum EstimatorKind {
     Tmle,
     /// Convex combination of DR variants minimising the estimated variance.
     StackedDr,
+    /// Calibrated direct estimate: the mean over logged prompts of the
+    /// calibrated reward of the target policy's fresh draws (no importance
+    /// weights; trusts that the judge → oracle map learnt on logged rows holds
+    /// for the target's responses). See docs/arena-cje.md, "Which estimate to trust".
+    Direct,
 }
 
 impl EstimatorKind {
     /// Every estimator, in output order.
-    pub const ALL: [EstimatorKind; 7] = [
+    pub const ALL: [EstimatorKind; 8] = [
         Self::Ips,
         Self::Snips,
         Self::ClippedIps,
@@ -58,6 +63,7 @@ impl EstimatorKind {
         Self::Dr,
         Self::Tmle,
         Self::StackedDr,
+        Self::Direct,
     ];
 
     /// The name used on the command line and in JSON.
@@ -70,12 +76,16 @@ impl EstimatorKind {
             Self::Dr => "dr",
             Self::Tmle => "tmle",
             Self::StackedDr => "stacked-dr",
+            Self::Direct => "direct",
         }
     }
 
     /// Whether the estimator needs fresh draws of the target policy.
     pub fn needs_fresh_draws(self) -> bool {
-        matches!(self, Self::Dr | Self::Tmle | Self::StackedDr)
+        matches!(
+            self,
+            Self::Dr | Self::Tmle | Self::StackedDr | Self::Direct
+        )
     }
 }
 
@@ -898,6 +908,19 @@ fn policy_point(
                     kind,
                     psi,
                     phi,
+                    jack: dr_jack.clone(),
+                }
+            }
+            EstimatorKind::Direct => {
+                // The direct term of DR alone: each logged row contributes its
+                // prompt's mean outcome-model prediction over the fresh draws.
+                let per = per_prompt(&fresh_g);
+                let terms: Vec<f64> = data.cluster.iter().map(|&c| per[c as usize]).collect();
+                let psi = mean(&terms);
+                Computed {
+                    kind,
+                    psi,
+                    phi: terms.iter().map(|t| t - psi).collect(),
                     jack: dr_jack.clone(),
                 }
             }

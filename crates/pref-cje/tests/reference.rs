@@ -127,12 +127,15 @@ fn diagnostics_match_numpy() {
 // DR / TMLE restated with sklearn IsotonicRegression and scipy brentq (ref_basic.py,
 // "DR and TMLE restated" block, the crate's fold assignment ported to Python):
 // a dr(sklearn) 0.5149688053280961 se 0.05574047040764848
+// a direct(sklearn) 0.51585 se 0.055613670933834625
 // a tmle(sklearn) 0.5149908443925147 se 0.05583106847451939 eps -0.00497702156380459
 #[test]
 fn dr_and_tmle_match_sklearn_restatement() {
     use EstimatorKind::*;
-    let r = fit(&[Dr, Tmle], 100.0, true);
+    let r = fit(&[Dr, Tmle, Direct], 100.0, true);
     let e = &r.policies["a"].estimates;
+    close(e["direct"].estimate, 0.51585, 1e-12);
+    close(e["direct"].se, 0.055613670933834625, 1e-10);
     close(e["dr"].estimate, 0.5149688053280961, 1e-12);
     close(e["dr"].se, 0.05574047040764848, 1e-10);
     close(e["tmle"].estimate, 0.5149908443925147, 1e-9);

@@ -123,6 +123,8 @@ for k in range(5):
 d = np.array([direct[p].mean() for p in pid])
 t = d + wn * (r - g)
 print("a dr(sklearn)", repr(t.mean()), "se", repr(cluster_se(t - t.mean())))
+# The calibrated direct estimate is DR's direct term alone.
+print("a direct(sklearn)", repr(d.mean()), "se", repr(cluster_se(d - d.mean())))
 from scipy.optimize import brentq
 lg = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
 sig = lambda x: 1 / (1 + np.exp(-x))
