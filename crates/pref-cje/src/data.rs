@@ -226,6 +226,13 @@ impl CjeData {
         &self.policies
     }
 
+    /// `target − base` log-probability of every row under `policy` (the log
+    /// importance weights), in row order.
+    pub fn log_ratios(&self, policy: &str) -> Option<&[f64]> {
+        let p = self.policies.iter().position(|n| n == policy)?;
+        Some(&self.log_ratio[p])
+    }
+
     /// Number of distinct prompts.
     pub fn n_prompts(&self) -> usize {
         self.prompts.len()

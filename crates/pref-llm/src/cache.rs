@@ -416,6 +416,10 @@ impl<M: LanguageModel> LanguageModel for CachedModel<M> {
         self.inner.hidden_size()
     }
 
+    fn tokenizer_id(&self) -> Option<String> {
+        self.inner.tokenizer_id()
+    }
+
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
         self.inner.prompt_tokens(messages).await
     }

@@ -129,10 +129,29 @@ pub struct LlamaInfo {
     pub n_embd: usize,
     /// Vocabulary size.
     pub n_vocab: usize,
+    /// sha256 of the vocabulary: every token's text (special tokens rendered),
+    /// in id order. Two models score the same text with the same tokens
+    /// exactly when their fingerprints are equal.
+    pub tokenizer: String,
     /// Chat template used: `jinja:<sha256 prefix>` (the GGUF's own) or a built-in's name.
     pub chat_template: String,
     /// The resolved configuration.
     pub config: LlamaConfig,
+}
+
+/// sha256 over every token's text (special tokens rendered), each prefixed by
+/// its length so that no two vocabularies concatenate alike.
+fn vocab_fingerprint(model: &LlamaModel) -> String {
+    let vocab = model.vocab();
+    let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(32);
+    for t in 0..model.n_vocab() {
+        buf.clear();
+        vocab.token_to_piece_into(LlamaToken(t), &mut buf, true, None);
+        h.update((buf.len() as u32).to_le_bytes());
+        h.update(&buf);
+    }
+    hex::encode(h.finalize())
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -343,7 +362,7 @@ impl LlamaLm {
             .name(format!("llama-{name}"))
             .spawn(move || worker(cfg, p, tmpl, ready_tx, rx))
             .map_err(|e| Error::Backend(format!("cannot start the llama.cpp worker: {e}")))?;
-        let (n_layer, n_embd, n_vocab, template_name) = ready_rx
+        let (n_layer, n_embd, n_vocab, template_name, tokenizer) = ready_rx
             .recv()
             .map_err(|_| Error::Backend("the llama.cpp worker stopped while loading".into()))??;
         let id = ModelId {
@@ -362,6 +381,7 @@ impl LlamaLm {
             n_layer,
             n_embd,
             n_vocab,
+            tokenizer,
             chat_template: template_name,
             config,
         };
@@ -469,6 +489,10 @@ impl LanguageModel for LlamaLm {
         Some(self.info.n_embd)
     }
 
+    fn tokenizer_id(&self) -> Option<String> {
+        Some(self.info.tokenizer.clone())
+    }
+
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {
         Ok(Some(self.prompt(messages).await?.tokens.len()))
     }
@@ -478,7 +502,7 @@ fn worker(
     cfg: LlamaConfig,
     path: PathBuf,
     template: Option<String>,
-    ready: mpsc::Sender<Result<(usize, usize, usize, String)>>,
+    ready: mpsc::Sender<Result<(usize, usize, usize, String, String)>>,
     jobs: mpsc::Receiver<Job>,
 ) {
     let setup = || -> Result<(LlamaModel, &'static LlamaBackend)> {
@@ -529,6 +553,7 @@ fn worker(
         model.n_embd() as usize,
         model.n_vocab() as usize,
         label,
+        vocab_fingerprint(&model),
     );
     if ready.send(Ok(dims)).is_err() {
         return;

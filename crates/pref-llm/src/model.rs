@@ -120,6 +120,14 @@ pub trait LanguageModel: Send + Sync {
         None
     }
 
+    /// A fingerprint of the tokenizer (the embedded backend: sha256 of its
+    /// vocabulary), when the backend knows it; `None` otherwise. Teacher
+    /// forcing one model's text under another compares log-probabilities over
+    /// the same tokens only when the fingerprints are equal.
+    fn tokenizer_id(&self) -> Option<String> {
+        None
+    }
+
     /// The number of tokens of the chat-templated `messages` with the
     /// assistant's turn opened, when the backend can count them without a model
     /// call (the embedded backend); `None` otherwise. Studies use it with
@@ -198,6 +206,10 @@ impl<T: LanguageModel + ?Sized> LanguageModel for Box<T> {
 
     fn hidden_size(&self) -> Option<usize> {
         (**self).hidden_size()
+    }
+
+    fn tokenizer_id(&self) -> Option<String> {
+        (**self).tokenizer_id()
     }
 
     async fn prompt_tokens(&self, messages: &[Message]) -> Result<Option<usize>> {

@@ -42,6 +42,11 @@ fn models_load_with_the_expected_shapes() {
     assert_eq!((g.n_layer, g.n_embd), (18, 640));
     assert_eq!(g.n_vocab, 262144);
     assert_eq!(g.chat_template, "gemma");
+    // Different vocabularies, different fingerprints (sha256 hex digests): the
+    // arena-cje study refuses to teacher-force one model's text under the other.
+    assert_eq!(s.tokenizer.len(), 64);
+    assert_ne!(s.tokenizer, g.tokenizer);
+    assert_eq!(smol().tokenizer_id().as_deref(), Some(s.tokenizer.as_str()));
     assert!(smol()
         .id()
         .to_string()
