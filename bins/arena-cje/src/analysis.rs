@@ -80,9 +80,10 @@ pub struct LoggingSummary {
     /// Mean sampled tokens.
     pub mean_tokens: f64,
     /// Largest |sampler log p − teacher-forced log p under π0| over the
-    /// truncated responses that re-tokenise to the tokens sampled (no
-    /// end-of-turn token, the same tokens: they differ only by how llama.cpp
-    /// splits the sequence into batches).
+    /// truncated responses (no end-of-turn token) whose text re-tokenises to
+    /// as many tokens as were sampled (the same tokens differ only by how
+    /// llama.cpp splits the sequence into batches; other tokens of the same
+    /// count, by much more).
     pub max_sampler_gap: Option<f64>,
     /// Mean of the same gap.
     pub mean_sampler_gap: Option<f64>,
@@ -203,7 +204,7 @@ struct FreshRow<'a> {
     response: &'a str,
 }
 
-fn verdict(cfg: &Config, oracle: bool, r: &pref_cje::PolicyResult) -> Verdict {
+fn verdict(oracle: bool, r: &pref_cje::PolicyResult) -> Verdict {
     let gate = &r.gate;
     let calibrated = if oracle {
         "the judge is calibrated to the oracle"
@@ -219,7 +220,6 @@ fn verdict(cfg: &Config, oracle: bool, r: &pref_cje::PolicyResult) -> Verdict {
             ),
         };
     }
-    let _ = cfg;
     match gate.status {
         GateStatus::Refuse => Verdict {
             trust: "direct".into(),
@@ -358,7 +358,7 @@ pub fn analyse(
     }
     for (name, s) in policies.iter_mut() {
         let r = &cje.policies[name];
-        s.verdict = verdict(cfg, oracle, r);
+        s.verdict = verdict(oracle, r);
         if r.gate.status == GateStatus::Refuse {
             warnings.push(format!(
                 "`{name}`: the importance-weighted estimates are NOT RELIABLE ({}); read the \
@@ -399,7 +399,11 @@ pub fn analyse(
     }
     let logged_oracle: Vec<f64> = samples.iter().filter_map(|s| s.oracle_label).collect();
     let n_labelled = inp.labelled.iter().filter(|&&b| b).count();
-    let oracle_fresh: usize = inp.oracle.keys().filter(|k| k.starts_with("fresh/")).count();
+    let oracle_fresh: usize = inp
+        .oracle
+        .keys()
+        .filter(|k| k.starts_with("fresh/"))
+        .count();
     seconds.insert("analysis".into(), started.elapsed().as_secs_f64());
     let results = Results {
         prompts: inp.summary,

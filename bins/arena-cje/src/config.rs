@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use pref_cje::{CjeParams, EstimatorKind, GateThresholds, WeightCalibration};
-use pref_llm::ModelSpec;
+use pref_llm::{Backend, ModelSpec};
 use pref_study::{BoxError, StudyConfig};
 use serde::{Deserialize, Serialize};
 
@@ -342,8 +342,7 @@ impl Config {
         let mut names = BTreeSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let ok = !t.name.is_empty()
-                && t
-                    .name
+                && t.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
@@ -360,6 +359,7 @@ impl Config {
             }
             if let Some(m) = &t.model {
                 m.check(&format!("targets[{i}].model"))?;
+                check_scorer(&format!("targets[{i}].model"), m)?;
             }
         }
         if !(1..=16).contains(&self.fresh.draws) {
@@ -411,10 +411,26 @@ impl Config {
     }
 }
 
+/// Teacher forcing needs a backend that scores given text.
+fn check_scorer(what: &str, m: &ModelSpec) -> Result<()> {
+    if m.backend != Backend::Llama {
+        bail!(
+            "{what}.backend must be `llama`: teacher forcing scores π0's responses token by \
+             token, and chat-completions endpoints return log-probabilities of generated tokens \
+             only (the judge and the oracle may be endpoints)"
+        );
+    }
+    Ok(())
+}
+
 fn check_policy(what: &str, p: &PolicyConfig) -> Result<()> {
     p.model.check(&format!("{what}.model"))?;
+    check_scorer(&format!("{what}.model"), &p.model)?;
     if !(1..=4096).contains(&p.max_tokens) {
-        bail!("{what}.max_tokens must be in 1..=4096, got {}", p.max_tokens);
+        bail!(
+            "{what}.max_tokens must be in 1..=4096, got {}",
+            p.max_tokens
+        );
     }
     let why = "teacher forcing scores the model's own untempered, untruncated distribution, \
                so responses must be sampled from exactly that distribution (docs/arena-cje.md, \
@@ -473,7 +489,11 @@ mod tests {
         Config::default().check().unwrap();
         let mut c = Config::default();
         c.logging.temperature = 0.7;
-        assert!(err(&c).starts_with("logging.temperature must be 1"), "{}", err(&c));
+        assert!(
+            err(&c).starts_with("logging.temperature must be 1"),
+            "{}",
+            err(&c)
+        );
         let mut c = Config::default();
         c.logging.top_p = 0.9;
         assert!(err(&c).starts_with("logging.top_p must be 1"));
@@ -494,6 +514,13 @@ mod tests {
         assert!(err(&c).contains("labels 3 prompts, fewer than estimation.folds 5"));
         c.oracle.enabled = false;
         c.check().unwrap();
+        let mut c = Config::default();
+        c.targets[2].model = Some(ModelSpec {
+            backend: Backend::Openai,
+            base_url: Some("http://127.0.0.1:8000/v1".into()),
+            ..ModelSpec::default()
+        });
+        assert!(err(&c).starts_with("targets[2].model.backend must be `llama`"));
         let mut c = Config::default();
         c.estimation.level = 1.5;
         assert!(err(&c).starts_with("estimation: "), "{}", err(&c));

@@ -44,6 +44,10 @@ enum Command {
         /// The run directory.
         run_dir: PathBuf,
     },
+    /// The Batch API, for a judge or oracle with `batch = true`: export the
+    /// queued requests, import the answers, then `run --resume`.
+    #[command(subcommand)]
+    Batch(pref_study::BatchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -100,8 +104,9 @@ fn real_main(cli: Cli) -> Result<serde_json::Value> {
         Command::Status { run_dir } => {
             pref_study::to_json(&pref_study::run_status::<ArenaCje>(&run_dir)?)?
         }
-        Command::Run(args) => pref_study::run_command::<ArenaCje>(&args.run, |c| {
-            args.apply(c).map_err(Into::into)
-        })?,
+        Command::Batch(cmd) => pref_study::batch_command::<ArenaCje>(&cmd)?,
+        Command::Run(args) => {
+            pref_study::run_command::<ArenaCje>(&args.run, |c| args.apply(c).map_err(Into::into))?
+        }
     })
 }

@@ -52,7 +52,10 @@ impl PromptSummary {
             out.push(format!("{} repeated an id", self.duplicate_ids));
         }
         if self.too_long > 0 {
-            out.push(format!("{} were longer than prompts.max_chars", self.too_long));
+            out.push(format!(
+                "{} were longer than prompts.max_chars",
+                self.too_long
+            ));
         }
         let other: usize = self.not_english.values().sum();
         if other > 0 {
@@ -181,8 +184,12 @@ mod tests {
             l("Wie kann ich am besten Deutsch lernen, wenn ich wenig Zeit habe?"),
             Language::Other("deu".into())
         );
-        assert_eq!(l("Почему небо голубое?"), Language::Other("rus".into()));
+        // Cyrillic: never English, whichever Slavic language whatlang names.
+        assert!(matches!(l("Почему небо голубое?"), Language::Other(_)));
         // whatlang calls this Danish with confidence 0.01: kept, counted as unsure.
-        assert_eq!(l("How do I reverse a string in JavaScript?"), Language::Unsure);
+        assert_eq!(
+            l("How do I reverse a string in JavaScript?"),
+            Language::Unsure
+        );
     }
 }

@@ -15,7 +15,10 @@ fn interval(e: &pref_cje::Estimate) -> String {
 
 fn mean(m: &Option<Mean>) -> String {
     m.as_ref().map_or("–".into(), |m| {
-        format!("{:.3} [{:.3}, {:.3}] (n = {})", m.mean, m.ci[0], m.ci[1], m.n)
+        format!(
+            "{:.3} [{:.3}, {:.3}] (n = {})",
+            m.mean, m.ci[0], m.ci[1], m.n
+        )
     })
 }
 
@@ -35,7 +38,8 @@ pub fn write(
     let cfg = run.config();
     let plots = run.dir().plots_dir();
     let level = 100.0 * cfg.estimation.level;
-    let mut r = Report::new("What would each policy score? Causal judge evaluation on Arena prompts");
+    let mut r =
+        Report::new("What would each policy score? Causal judge evaluation on Arena prompts");
     let p = &res.prompts;
     let dropped = p.dropped_in_words();
     r.paragraph(&format!(
@@ -54,13 +58,17 @@ pub fn write(
             format!(" (dropped: {})", dropped.join("; "))
         },
         p.drawn,
-        res.models.get(crate::config::LOGGING).map_or("", String::as_str),
+        res.models
+            .get(crate::config::LOGGING)
+            .map_or("", String::as_str),
         cfg.logging.system,
         cfg.logging.max_tokens,
         res.logging.truncated,
         res.logging.mean_tokens,
         cfg.fresh.draws,
-        res.models.get(crate::config::JUDGE).map_or("", String::as_str),
+        res.models
+            .get(crate::config::JUDGE)
+            .map_or("", String::as_str),
         cfg.judge.max_score,
         res.oracle_labels[0],
         res.oracle_labels[1],
@@ -76,7 +84,7 @@ pub fn write(
     r.paragraph(&format!(
         "Per target, the estimate to trust and why, beside the oracle's own mean over the \
          labelled fresh draws (a sample of the truth the estimates aim at). Intervals are \
-         {level:.0}%. The reward is {}.",
+         {level:.0}%. Reward: {}.",
         res.cje.calibration.note
     ));
     let mut t = Table::new([
@@ -112,7 +120,12 @@ pub fn write(
             }
         }
         if let Some(m) = &s.oracle_mean {
-            rows.extend(bar(format!("{name} · oracle mean"), m.mean, m.ci[0], m.ci[1]));
+            rows.extend(bar(
+                format!("{name} · oracle mean"),
+                m.mean,
+                m.ci[0],
+                m.ci[1],
+            ));
         }
     }
     r.table(&t)?;
@@ -177,8 +190,7 @@ pub fn write(
         t.row(cells![
             name.as_str(),
             d.ess_fraction,
-            d.hill_tail_index
-                .map_or("–".into(), |h| format!("{h:.2}")),
+            d.hill_tail_index.map_or("–".into(), |h| format!("{h:.2}")),
             d.max_weight_share,
             d.near_zero_weight_rate,
             d.zero_logprob_rate,
@@ -219,10 +231,11 @@ pub fn write(
         "Teacher forcing against the sampler: of the {} truncated responses (no end-of-turn \
          token), {} re-tokenise to a different number of tokens; on the others π0's \
          teacher-forced log-probability differs from the sampler's by {} nats on average and \
-         {} at most — llama.cpp computes a sequence decoded token by token and one decoded in \
-         a batch slightly differently. The weights use teacher forcing on both sides, so this \
-         does not bias them (π_clone's weights are exactly 1). {} of {} logged responses are \
-         empty.",
+         {} at most — the text's own tokenisation need not be the sampled tokens, and \
+         llama.cpp computes a sequence decoded token by token and one decoded in a batch \
+         slightly differently. The weights use teacher forcing of the same text on both sides, \
+         so neither biases them (π_clone's weights are exactly 1). {} of {} logged responses \
+         are empty.",
         l.truncated,
         l.retokenised,
         l.mean_sampler_gap.map_or("–".into(), |g| format!("{g:.3}")),

@@ -201,7 +201,11 @@ pub fn answer_keys(cfg: &Config, prompts: &[Prompt]) -> Vec<(String, usize)> {
 }
 
 /// The response's text, from the logged and fresh records.
-fn answer_text(key: &str, logged: &BTreeMap<String, Logged>, draws: &BTreeMap<String, Draw>) -> Option<String> {
+fn answer_text(
+    key: &str,
+    logged: &BTreeMap<String, Logged>,
+    draws: &BTreeMap<String, Draw>,
+) -> Option<String> {
     if let Some(pid) = key.strip_prefix("logged/") {
         logged.get(pid).map(|l| l.response.clone())
     } else {
@@ -211,7 +215,12 @@ fn answer_text(key: &str, logged: &BTreeMap<String, Logged>, draws: &BTreeMap<St
 
 fn scored(probs: Vec<f64>, max: u32, key: &str) -> Scored {
     let m = max as f64;
-    let mean: f64 = probs.iter().enumerate().map(|(s, p)| p * s as f64).sum::<f64>() / m;
+    let mean: f64 = probs
+        .iter()
+        .enumerate()
+        .map(|(s, p)| p * s as f64)
+        .sum::<f64>()
+        / m;
     let variance = probs
         .iter()
         .enumerate()
@@ -349,7 +358,9 @@ impl Study for ArenaCje {
         let labelled = oracle_prompts(cfg, &prompts);
         for (i, p) in prompts.iter().enumerate() {
             let msgs = policy_messages(&cfg.logging.system, &p.text);
-            context.offer(LOGGING, base, &msgs, room, || format!("π0's answer to `{}`", p.id));
+            context.offer(LOGGING, base, &msgs, room, || {
+                format!("π0's answer to `{}`", p.id)
+            });
             logged.push(PlannedJob {
                 id: logged_id(cfg, &base_name, p),
                 cached: Some(base.is_cached_generate(&msgs, &logging_params(cfg, p))?),
@@ -425,7 +436,7 @@ impl Study for ArenaCje {
         let base_name = name(base);
         let (drawn, summary) = prompts::load(&cfg.prompts)?;
         let prompts: &[Prompt] = &drawn;
-        let labelled = oracle_prompts(cfg, &prompts);
+        let labelled = oracle_prompts(cfg, prompts);
         let mut seconds = BTreeMap::new();
 
         // 1. π0's responses, with the sampler's log-probabilities.
@@ -434,7 +445,7 @@ impl Study for ArenaCje {
             .stage::<Logged>("logging", "logged")?
             .planned(prompts.len());
         stage.run(
-            &prompts,
+            prompts,
             |p| logged_id(cfg, &base_name, p),
             |p| async move {
                 let msgs = policy_messages(&cfg.logging.system, &p.text);
@@ -559,7 +570,7 @@ impl Study for ArenaCje {
         seconds.insert("fresh".to_string(), t.elapsed().as_secs_f64());
 
         // 4. The judge scores every response; 5. the oracle labels its share.
-        let answers: Vec<Answer> = answer_keys(cfg, &prompts)
+        let answers: Vec<Answer> = answer_keys(cfg, prompts)
             .into_iter()
             .map(|(key, i)| {
                 let text = answer_text(&key, &logged, &draws)
@@ -573,11 +584,23 @@ impl Study for ArenaCje {
             .collect::<Result<_, _>>()?;
         let everything = vec![true; prompts.len()];
         let t = Instant::now();
-        let judged = score_stage(run, prompts, &answers, ("judge", "judge_scores", JUDGE), &everything)?;
+        let judged = score_stage(
+            run,
+            prompts,
+            &answers,
+            ("judge", "judge_scores", JUDGE),
+            &everything,
+        )?;
         seconds.insert("judge".to_string(), t.elapsed().as_secs_f64());
         let oracle = if cfg.oracle.enabled {
             let t = Instant::now();
-            let o = score_stage(run, prompts, &answers, ("oracle", "oracle_labels", ORACLE), &labelled)?;
+            let o = score_stage(
+                run,
+                prompts,
+                &answers,
+                ("oracle", "oracle_labels", ORACLE),
+                &labelled,
+            )?;
             seconds.insert("oracle".to_string(), t.elapsed().as_secs_f64());
             o
         } else {

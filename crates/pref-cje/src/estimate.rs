@@ -82,10 +82,7 @@ impl EstimatorKind {
 
     /// Whether the estimator needs fresh draws of the target policy.
     pub fn needs_fresh_draws(self) -> bool {
-        matches!(
-            self,
-            Self::Dr | Self::Tmle | Self::StackedDr | Self::Direct
-        )
+        matches!(self, Self::Dr | Self::Tmle | Self::StackedDr | Self::Direct)
     }
 }
 

@@ -139,6 +139,10 @@ pub struct LlamaInfo {
     pub config: LlamaConfig,
 }
 
+/// What the worker reports once the model is loaded: layers, hidden size,
+/// vocabulary size, the chat template's label and the vocabulary fingerprint.
+type Loaded = (usize, usize, usize, String, String);
+
 /// sha256 over every token's text (special tokens rendered), each prefixed by
 /// its length so that no two vocabularies concatenate alike.
 fn vocab_fingerprint(model: &LlamaModel) -> String {
@@ -502,7 +506,7 @@ fn worker(
     cfg: LlamaConfig,
     path: PathBuf,
     template: Option<String>,
-    ready: mpsc::Sender<Result<(usize, usize, usize, String, String)>>,
+    ready: mpsc::Sender<Result<Loaded>>,
     jobs: mpsc::Receiver<Job>,
 ) {
     let setup = || -> Result<(LlamaModel, &'static LlamaBackend)> {

@@ -55,6 +55,11 @@ pub struct ModelSpec {
     pub max_concurrency: usize,
     /// OpenAI: requests-per-minute limit.
     pub requests_per_minute: Option<u32>,
+    /// OpenAI: queue every request for the Batch API instead of sending it
+    /// (a study stops at the first stage that needs answers; export, run the
+    /// batch, import, resume: see docs/runs.md, "The Batch API").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub batch: bool,
 }
 
 impl Default for ModelSpec {
@@ -68,6 +73,7 @@ impl Default for ModelSpec {
             n_ctx: 0,
             max_concurrency: 8,
             requests_per_minute: None,
+            batch: false,
         }
     }
 }
@@ -93,6 +99,11 @@ impl ModelSpec {
                      key in OPENAI_API_KEY"
                 )));
             }
+        }
+        if self.batch && self.backend != Backend::Openai {
+            return Err(Error::Invalid(format!(
+                "{what}.batch needs {what}.backend = \"openai\": the Batch API serves endpoints"
+            )));
         }
         if self.backend == Backend::Openai && self.base_url.is_none() {
             return Err(Error::Invalid(format!(
@@ -125,6 +136,42 @@ impl ModelSpec {
         }
     }
 
+    /// Loads the model for use behind `cache`: with `batch` set, an endpoint
+    /// queues its requests in `cache` for the Batch API instead of sending them
+    /// ([`crate::openai::OpenAiLm::deferred`]).
+    pub fn load_for(
+        &self,
+        cache: &std::sync::Arc<crate::ModelCache>,
+    ) -> Result<Box<dyn LanguageModel>> {
+        #[cfg(feature = "openai")]
+        if self.batch {
+            return Ok(Box::new(self.load_openai()?.deferred(cache.clone())));
+        }
+        let _ = cache;
+        self.load()
+    }
+
+    /// The endpoint of an `openai` spec.
+    #[cfg(feature = "openai")]
+    pub fn load_openai(&self) -> Result<crate::openai::OpenAiLm> {
+        if self.backend != Backend::Openai {
+            return Err(Error::Invalid(format!(
+                "model `{}` is not an endpoint (backend {:?})",
+                self.name, self.backend
+            )));
+        }
+        let mut cfg = crate::openai::OpenAiConfig::new(
+            self.base_url.clone().unwrap_or_default(),
+            self.name.clone(),
+        );
+        cfg.limits = crate::openai::Limits {
+            max_concurrency: self.max_concurrency,
+            requests_per_minute: self.requests_per_minute,
+            ..crate::openai::Limits::default()
+        };
+        crate::openai::OpenAiLm::new(cfg)
+    }
+
     /// Loads the model (no cache: wrap it in a [`crate::CachedModel`]).
     pub fn load(&self) -> Result<Box<dyn LanguageModel>> {
         match self.backend {
@@ -142,18 +189,7 @@ impl ModelSpec {
                 Ok(Box::new(crate::llama::LlamaLm::load(cfg)?))
             }
             #[cfg(feature = "openai")]
-            Backend::Openai => {
-                let mut cfg = crate::openai::OpenAiConfig::new(
-                    self.base_url.clone().unwrap_or_default(),
-                    self.name.clone(),
-                );
-                cfg.limits = crate::openai::Limits {
-                    max_concurrency: self.max_concurrency,
-                    requests_per_minute: self.requests_per_minute,
-                    ..crate::openai::Limits::default()
-                };
-                Ok(Box::new(crate::openai::OpenAiLm::new(cfg)?))
-            }
+            Backend::Openai => Ok(Box::new(self.load_openai()?)),
             #[allow(unreachable_patterns)] // reachable when a backend's feature is off
             other => Err(Error::Invalid(format!(
                 "backend {other:?} is not compiled in (enable pref-llm's `{}` feature)",

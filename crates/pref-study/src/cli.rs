@@ -191,3 +191,42 @@ where
         }
     }
 }
+
+/// The `batch` subcommands of every study binary (the Batch API for models
+/// with `batch = true`; see docs/runs.md, "The Batch API").
+#[cfg(all(feature = "clap", feature = "openai"))]
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BatchCommand {
+    /// Write the requests a run queued, one Batch API input file per batch
+    /// model (`DIR/<role>.jsonl`); prints the files and their request counts.
+    Export {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Directory for the input files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Store the answers of Batch API output files in the model cache; then
+    /// `run --resume RUN_DIR` reads them with no live call. Failed lines stay
+    /// queued and are listed.
+    Import {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Batch API output files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs a [`BatchCommand`] for the study `S`.
+#[cfg(all(feature = "clap", feature = "openai"))]
+pub fn batch_command<S: Study>(cmd: &BatchCommand) -> Result<serde_json::Value> {
+    match cmd {
+        BatchCommand::Export { run_dir, out } => {
+            to_json(&crate::batch::batch_export::<S>(run_dir, out)?)
+        }
+        BatchCommand::Import { run_dir, files } => {
+            to_json(&crate::batch::batch_import::<S>(run_dir, files)?)
+        }
+    }
+}

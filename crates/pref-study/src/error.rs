@@ -79,6 +79,26 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Jobs of a stage were queued for the Batch API (their models have
+    /// `batch = true`): the run stops until their answers are imported.
+    #[error(
+        "stage `{stage}`: {count} jobs wait on requests queued for the Batch API and the run stops \
+         here: export them with `{study} batch export {dir} --out DIR`, run each file through \
+         the Batch API, import the output files with `{study} batch import {dir} FILE…`, then \
+         `{study} run --resume {dir}` (see docs/runs.md, \"The Batch API\")",
+        dir = dir.display()
+    )]
+    Deferred {
+        /// The study.
+        study: String,
+        /// The run directory.
+        dir: PathBuf,
+        /// The stage.
+        stage: String,
+        /// Jobs of this stage whose requests are queued (jobs asking the
+        /// same request share one queued request).
+        count: usize,
+    },
     /// A file or directory could not be used.
     #[error("{}: {source}", path.display())]
     Io {

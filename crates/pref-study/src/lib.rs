@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "openai")]
+pub mod batch;
 pub mod choice;
 pub mod cli;
 pub mod context;
@@ -13,9 +15,13 @@ pub mod stage;
 pub mod status;
 pub mod study;
 
+#[cfg(feature = "openai")]
+pub use batch::{batch_export, batch_import, ExportedFile, ImportedFile};
 pub use choice::{
     with_system, AnswerMode, Picked, TwoWayAnswer, TwoWayQuestion, TEXT_ANSWER_TOKENS,
 };
+#[cfg(all(feature = "clap", feature = "openai"))]
+pub use cli::{batch_command, BatchCommand};
 pub use cli::{json_main, read_config, to_json};
 #[cfg(feature = "clap")]
 pub use cli::{run_command, ModelFlags, RunFlags};

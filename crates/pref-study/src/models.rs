@@ -80,7 +80,10 @@ impl Models {
         if let Some(m) = self.by_spec.get(spec) {
             return Ok(m.clone());
         }
-        let lm = Arc::new(CachedModel::new(spec.load()?, self.cache.clone()));
+        let lm = Arc::new(CachedModel::new(
+            spec.load_for(&self.cache)?,
+            self.cache.clone(),
+        ));
         self.by_spec.insert(spec.clone(), lm.clone());
         self.order.push(spec.clone());
         Ok(lm)

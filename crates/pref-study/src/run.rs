@@ -374,6 +374,7 @@ impl<C: StudyConfig> Run<C> {
         let log = self.dir.records::<R>(log)?;
         Ok(Stage::new(
             name,
+            self.dir.root(),
             log,
             self.window(),
             self.roles.registry(),

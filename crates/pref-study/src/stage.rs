@@ -38,11 +38,39 @@ pub struct StageSummary {
     pub calls: BTreeMap<String, Calls>,
     /// Bytes of a torn last line (left by a killed writer) removed when the log was opened.
     pub repaired_bytes: u64,
+    /// Jobs queued for the Batch API (nothing recorded; the run stops after the stage).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Whether a job's error is a request queued for the Batch API.
+fn is_deferred(e: &BoxError) -> bool {
+    matches!(
+        e.downcast_ref::<pref_llm::Error>(),
+        Some(pref_llm::Error::Deferred { .. })
+    )
+}
+
+/// The running program's name, for the commands a message suggests.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "STUDY".into())
 }
 
 /// One stage of a run: its record log, progress bar and job loop.
 pub struct Stage<'r, R> {
     name: String,
+    dir: std::path::PathBuf,
     log: RecordLog<R>,
     bar: ProgressBar,
     window: usize,
@@ -55,6 +83,7 @@ pub struct Stage<'r, R> {
 impl<'r, R: Serialize + DeserializeOwned> Stage<'r, R> {
     pub(crate) fn new(
         name: &str,
+        dir: &std::path::Path,
         log: RecordLog<R>,
         window: usize,
         models: &'r Models,
@@ -67,6 +96,7 @@ impl<'r, R: Serialize + DeserializeOwned> Stage<'r, R> {
         }
         Self {
             name: name.to_string(),
+            dir: dir.to_path_buf(),
             log,
             bar: progress(0, name),
             window: window.max(1),
@@ -153,18 +183,31 @@ impl<'r, R: Serialize + DeserializeOwned> Stage<'r, R> {
 
         let (window, runtime) = (self.window, self.runtime);
         let (log, bar, parsed, name) = (&mut self.log, &self.bar, self.parsed, &self.name);
-        let (mut recorded, mut unparseable) = (0usize, 0usize);
+        let (mut recorded, mut unparseable, mut deferred) = (0usize, 0usize, 0usize);
         let ask = &ask;
         let outcome: Result<()> = runtime.block_on(async {
             let mut answers = futures::stream::iter(todo)
                 .map(|(job, id)| async move { (id, ask(job).await) })
                 .buffer_unordered(window);
             while let Some((id, answer)) = answers.next().await {
-                let record = answer.map_err(|e| Error::Job {
-                    stage: name.clone(),
-                    id: id.clone(),
-                    source: e.into(),
-                })?;
+                let record = match answer {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let e: BoxError = e.into();
+                        if is_deferred(&e) {
+                            // Queued in the cache's pending table; the answer
+                            // comes back with `batch import`.
+                            deferred += 1;
+                            bar.inc(1);
+                            continue;
+                        }
+                        return Err(Error::Job {
+                            stage: name.clone(),
+                            id: id.clone(),
+                            source: e,
+                        });
+                    }
+                };
                 if !parsed(&record) {
                     unparseable += 1;
                 }
@@ -181,6 +224,7 @@ impl<'r, R: Serialize + DeserializeOwned> Stage<'r, R> {
             s.already_recorded += skipped;
             s.recorded += recorded;
             s.unparseable += unparseable;
+            s.deferred += deferred;
             for (model, now) in after {
                 let was = before.get(&model).copied().unwrap_or_default();
                 let delta = now.since(was);
@@ -189,7 +233,16 @@ impl<'r, R: Serialize + DeserializeOwned> Stage<'r, R> {
                 }
             }
         });
-        outcome.map(|()| recorded)
+        outcome?;
+        if deferred > 0 {
+            return Err(Error::Deferred {
+                study: program(),
+                dir: self.dir.clone(),
+                stage: self.name.clone(),
+                count: deferred,
+            });
+        }
+        Ok(recorded)
     }
 
     /// Clears the progress bar and hands back the record log.
