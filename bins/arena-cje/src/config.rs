@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use pref_cje::{CjeParams, EstimatorKind, GateThresholds, WeightCalibration};
 use pref_llm::{Backend, ModelSpec};
-use pref_study::{BoxError, StudyConfig};
+use pref_study::{BoxError, ResolvedModels, StudyConfig};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -34,17 +34,7 @@ pub struct Config {
     pub estimation: EstimationConfig,
     /// Written by `arena-cje run`: the models' ids by role and the tool version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<Resolved>,
-}
-
-/// Facts recorded when a run starts (never read from a user's file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resolved {
-    /// Content-addressed model ids by role.
-    pub model_ids: BTreeMap<String, String>,
-    /// Version of the study binary.
-    pub version: String,
+    pub resolved: Option<ResolvedModels>,
 }
 
 impl Default for Config {
@@ -465,14 +455,11 @@ impl StudyConfig for Config {
     }
 
     fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
-        self.resolved.as_ref().map(|r| r.model_ids.clone())
+        ResolvedModels::recorded(self.resolved.as_ref())
     }
 
     fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
-        self.resolved = Some(Resolved {
-            model_ids: ids,
-            version: version.into(),
-        });
+        self.resolved = Some(ResolvedModels::record(ids, version));
     }
 }
 

@@ -77,19 +77,14 @@ struct RunArgs {
 impl RunArgs {
     /// `base` with the flags applied, checked.
     fn apply(&self, mut c: Config) -> Result<Config> {
-        macro_rules! set {
-            ($flag:expr => $field:expr) => {
-                if let Some(v) = $flag.clone() {
-                    $field = v;
-                }
-            };
-        }
-        set!(self.prompts => c.prompts.path);
-        set!(self.n => c.prompts.n);
-        set!(self.max_tokens => c.logging.max_tokens);
-        set!(self.draws => c.fresh.draws);
-        set!(self.oracle_fraction => c.oracle.fraction);
-        set!(self.oracle => c.oracle.enabled);
+        pref_study::set_flag!(
+            self.prompts => c.prompts.path,
+            self.n => c.prompts.n,
+            self.max_tokens => c.logging.max_tokens,
+            self.draws => c.fresh.draws,
+            self.oracle_fraction => c.oracle.fraction,
+            self.oracle => c.oracle.enabled,
+        );
         c.check()?;
         Ok(c)
     }

@@ -70,18 +70,13 @@ struct RunArgs {
 impl RunArgs {
     /// `base` with the flags applied, checked.
     fn apply(&self, mut c: Config) -> Result<Config> {
-        macro_rules! set {
-            ($flag:expr => $field:expr) => {
-                if let Some(v) = $flag.clone() {
-                    $field = v;
-                }
-            };
-        }
-        set!(self.n_items => c.items.n_items);
-        set!(self.max_tokens => c.completion.max_tokens);
-        set!(self.choices => c.targets.choices);
-        set!(self.test_fraction => c.probe.test_fraction);
-        set!(self.seed => c.probe.seed);
+        pref_study::set_flag!(
+            self.n_items => c.items.n_items,
+            self.max_tokens => c.completion.max_tokens,
+            self.choices => c.targets.choices,
+            self.test_fraction => c.probe.test_fraction,
+            self.seed => c.probe.seed,
+        );
         self.model.apply(&mut c.model);
         c.check()?;
         Ok(c)

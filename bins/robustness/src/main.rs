@@ -67,17 +67,12 @@ struct RunArgs {
 impl RunArgs {
     /// `base` with the flags applied, checked.
     fn apply(&self, mut c: Config) -> Result<Config> {
-        macro_rules! set {
-            ($flag:expr => $field:expr) => {
-                if let Some(v) = $flag.clone() {
-                    $field = v;
-                }
-            };
-        }
-        set!(self.n_items => c.items.n_items);
-        set!(self.n_configs => c.design.n_configs);
-        set!(self.design_seed => c.design.seed);
-        set!(self.answer => c.elicitation.answer);
+        pref_study::set_flag!(
+            self.n_items => c.items.n_items,
+            self.n_configs => c.design.n_configs,
+            self.design_seed => c.design.seed,
+            self.answer => c.elicitation.answer,
+        );
         self.model.apply(&mut c.model);
         if c.elicitation.answer == Answer::Text {
             c.elicitation.readout = pref_utility::Readout::Choice;

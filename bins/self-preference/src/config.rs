@@ -30,17 +30,7 @@ pub struct Config {
     pub ground_truth: Option<GroundTruth>,
     /// Written by `run`: content-addressed model ids per author and the tool version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<Resolved>,
-}
-
-/// Facts recorded when a run starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resolved {
-    /// Model id of every model author.
-    pub model_ids: BTreeMap<String, String>,
-    /// Version of the binary.
-    pub version: String,
+    pub resolved: Option<pref_study::ResolvedModels>,
 }
 
 pub use pref_elicit::judging::{
@@ -164,14 +154,11 @@ impl StudyConfig for Config {
     }
 
     fn recorded_models(&self) -> Option<BTreeMap<String, String>> {
-        self.resolved.as_ref().map(|r| r.model_ids.clone())
+        pref_study::ResolvedModels::recorded(self.resolved.as_ref())
     }
 
     fn record_models(&mut self, ids: BTreeMap<String, String>, version: &str) {
-        self.resolved = Some(Resolved {
-            model_ids: ids,
-            version: version.into(),
-        });
+        self.resolved = Some(pref_study::ResolvedModels::record(ids, version));
     }
 }
 

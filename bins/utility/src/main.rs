@@ -73,20 +73,15 @@ struct RunArgs {
 impl RunArgs {
     /// `base` with the flags applied, checked.
     fn apply(&self, mut c: Config) -> Result<Config> {
-        macro_rules! set {
-            ($flag:expr => $field:expr) => {
-                if let Some(v) = $flag.clone() {
-                    $field = v;
-                }
-            };
-        }
-        set!(self.n_items => c.items.n_items);
-        set!(self.kind => c.items.kind);
-        set!(self.seed => c.items.seed);
-        set!(self.mode => c.elicitation.mode);
-        set!(self.answer => c.elicitation.answer);
-        set!(self.samples => c.elicitation.samples);
-        set!(self.strategy => c.pairs.strategy);
+        pref_study::set_flag!(
+            self.n_items => c.items.n_items,
+            self.kind => c.items.kind,
+            self.seed => c.items.seed,
+            self.mode => c.elicitation.mode,
+            self.answer => c.elicitation.answer,
+            self.samples => c.elicitation.samples,
+            self.strategy => c.pairs.strategy,
+        );
         if self.budget.is_some() {
             c.pairs.budget = self.budget;
         }

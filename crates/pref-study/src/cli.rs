@@ -230,3 +230,17 @@ pub fn batch_command<S: Study>(cmd: &BatchCommand) -> Result<serde_json::Value> 
         }
     }
 }
+
+/// `set_flag!(flag => field, …)`: for each command-line override that was
+/// given (`Option<T>` is `Some`), sets the configuration field to it. Every
+/// study's `RunArgs::apply` starts with it.
+#[macro_export]
+macro_rules! set_flag {
+    ($($flag:expr => $field:expr),* $(,)?) => {
+        $(
+            if let Some(v) = $flag.clone() {
+                $field = v;
+            }
+        )*
+    };
+}

@@ -30,7 +30,9 @@ pub use error::{BoxError, Error, Result};
 pub use items::{draw_balanced, Draw, Item, ItemFile};
 pub use models::{Calls, Model, Models};
 pub use progress::progress;
-pub use run::{config_difference, runtime, ResolvedModel, Run, RunLock, StudyConfig};
+pub use run::{
+    config_difference, runtime, ResolvedModel, ResolvedModels, Run, RunLock, StudyConfig,
+};
 pub use stage::{Stage, StageSummary};
 pub use status::{status, PlannedJob, StagePlan, StageStatus, Status};
 pub use study::{dry_run, resume, run_status, start, Finished, ModelRoles, Study, Unparseable};

@@ -82,6 +82,33 @@ impl ResolvedModel {
     }
 }
 
+/// What a study with several model roles records when a run starts, as its
+/// configuration's `resolved` key: every role's content id and the tool
+/// version. Never read from a user's file.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedModels {
+    /// Content-addressed model ids by role.
+    pub model_ids: BTreeMap<String, String>,
+    /// Version of the study binary.
+    pub version: String,
+}
+
+impl ResolvedModels {
+    /// [`StudyConfig::recorded_models`] of a study with several roles.
+    pub fn recorded(resolved: Option<&Self>) -> Option<BTreeMap<String, String>> {
+        resolved.map(|r| r.model_ids.clone())
+    }
+
+    /// The value [`StudyConfig::record_models`] stores.
+    pub fn record(ids: BTreeMap<String, String>, version: &str) -> Self {
+        Self {
+            model_ids: ids,
+            version: version.into(),
+        }
+    }
+}
+
 /// The lock of a run directory: `run.lock`, held (an OS file lock) while a
 /// process writes the run and released when it exits, however it exits.
 #[derive(Debug)]
