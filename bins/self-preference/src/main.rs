@@ -46,6 +46,10 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// One analysis over the judgments of several run directories.
     Merge(MergeArgs),
+    /// The Batch API, for a model with `batch = true`: export the queued
+    /// requests, import the answers, then `run --resume` (docs/runs.md).
+    #[command(subcommand)]
+    Batch(pref_study::BatchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +171,7 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<serde_json::Value> {
     match cli.command {
+        Command::Batch(cmd) => Ok(pref_study::batch_command::<SelfPreference>(&cmd)?),
         Command::Status { run_dir } => Ok(to_json(&pref_study::run_status::<SelfPreference>(
             &run_dir,
         )?)?),

@@ -36,6 +36,10 @@ enum Command {
         /// The run directory.
         run_dir: PathBuf,
     },
+    /// The Batch API, for a model with `batch = true`: export the queued
+    /// requests, import the answers, then `run --resume` (docs/runs.md).
+    #[command(subcommand)]
+    Batch(pref_study::BatchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<serde_json::Value> {
     Ok(match cli.command {
+        Command::Batch(cmd) => pref_study::batch_command::<UtilityStudy>(&cmd)?,
         Command::Status { run_dir } => {
             pref_study::to_json(&pref_study::run_status::<UtilityStudy>(&run_dir)?)?
         }
