@@ -102,29 +102,27 @@ pub fn policy_messages(system: &str, prompt: &str) -> Vec<Message> {
     with_system(system, vec![Message::user(prompt.to_string())])
 }
 
-fn logging_params(cfg: &Config, p: &Prompt) -> SamplingParams {
+/// How every policy samples (`[logging]`'s settings, shared by the targets),
+/// with the seed derived from `seed_parts`.
+fn policy_params(cfg: &Config, seed_parts: &[&str], logprobs: bool) -> SamplingParams {
     let l = &cfg.logging;
     SamplingParams {
         max_tokens: l.max_tokens,
         temperature: l.temperature,
         top_p: l.top_p,
         top_k: l.top_k,
-        seed: seed_for(l.seed, &["logging", &p.id]),
-        logprobs: true,
+        seed: seed_for(l.seed, seed_parts),
+        logprobs,
         ..SamplingParams::default()
     }
 }
 
+fn logging_params(cfg: &Config, p: &Prompt) -> SamplingParams {
+    policy_params(cfg, &["logging", &p.id], true)
+}
+
 fn fresh_params(cfg: &Config, t: &TargetConfig, p: &Prompt, k: usize) -> SamplingParams {
-    let l = &cfg.logging;
-    SamplingParams {
-        max_tokens: l.max_tokens,
-        temperature: l.temperature,
-        top_p: l.top_p,
-        top_k: l.top_k,
-        seed: seed_for(l.seed, &["fresh", &t.name, &p.id, &k.to_string()]),
-        ..SamplingParams::default()
-    }
+    policy_params(cfg, &["fresh", &t.name, &p.id, &k.to_string()], false)
 }
 
 /// The judge's (or oracle's) question about one response.
