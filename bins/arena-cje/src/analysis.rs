@@ -10,7 +10,6 @@ use pref_data::LoggedSample;
 use pref_llm::LanguageModel;
 use pref_study::{BoxError, Calls, Run};
 use serde::Serialize;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::config::Config;
 use crate::prompts::{Prompt, PromptSummary};
@@ -36,36 +35,11 @@ pub struct Inputs<'a> {
     pub labelled: &'a [bool],
 }
 
-/// A mean with a t interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Mean {
-    /// The mean.
-    pub mean: f64,
-    /// Its standard error (sample sd / √n).
-    pub se: f64,
-    /// The interval at `estimation.level` (Student t, n − 1 degrees of freedom).
-    pub ci: [f64; 2],
-    /// Values averaged.
-    pub n: usize,
-}
+/// A mean with its t interval (n − 1 degrees of freedom).
+pub use pref_stats::MeanInterval as Mean;
 
 fn mean_ci(v: &[f64], level: f64) -> Option<Mean> {
-    let n = v.len();
-    if n < 2 {
-        return None;
-    }
-    let m = v.iter().sum::<f64>() / n as f64;
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    let se = (var / n as f64).sqrt();
-    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-        .expect("n ≥ 2: positive degrees of freedom")
-        .inverse_cdf(0.5 + level / 2.0);
-    Some(Mean {
-        mean: m,
-        se,
-        ci: [m - t * se, m + t * se],
-        n,
-    })
+    pref_stats::t_interval(v, level)
 }
 
 /// The logging policy's responses.
