@@ -10,9 +10,12 @@ pub mod judges;
 pub mod metrics;
 pub mod offsets;
 pub mod params;
+#[cfg(feature = "candle")]
+pub mod personal;
 pub mod ratings;
 #[cfg(feature = "candle")]
 pub mod reward;
+pub mod style;
 
 pub use bootstrap::{BootstrapParams, BootstrapResult};
 pub use bt::{BtFit, BtParams, PairCell, PairData};
@@ -29,3 +32,6 @@ pub use params::{Checked, ParamGuard};
 pub use ratings::Ratings;
 #[cfg(feature = "candle")]
 pub use reward::{PreferencePair, RewardHead, RewardHeadParams};
+pub use style::{
+    relative_difference, Standardizer, StyleBtFit, StyleBtParams, StyleData, StyleObservation,
+};
