@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use pref_data::{JudgeDecision, Matrix, Winner};
 use pref_rank::judges::{Estimate, JudgeAnalysisParams};
 use pref_rank::personal::{self, Judged, PersonalData, PersonalEvaluation};
-use pref_rank::{BtParams, PairCell, PairData, Ratings, StyleBtFit};
+use pref_rank::{Ratings, StyleBtFit};
 use pref_study::{BoxError, Calls, Picked, Run};
 use serde::Serialize;
 
@@ -102,16 +102,16 @@ pub fn global_ratings(
             .map(|c| (c.x, c.y, c.outcome))
             .collect();
         let names: Vec<String> = cfg.contestants.iter().map(|c| c.name.clone()).collect();
-        let fit = BtParams::default()
-            .prior_precision(0.01)
-            .fit(&PairData::new(names.clone(), cells(n, &decisions))?)?;
+        let fit = personal::fit_outcomes(&names, decisions, 0.01)?;
         // With some contestants on the Arena, shift the judge's scale so that their
         // mean agrees with their Arena mean.
         let shift = if arena.is_empty() {
             0.0
         } else {
-            let judge_mean: f64 =
-                arena.keys().map(|m| fit.ratings.get(m).expect("fitted")).sum::<f64>();
+            let judge_mean: f64 = arena
+                .keys()
+                .map(|m| fit.ratings.get(m).expect("fitted"))
+                .sum::<f64>();
             let arena_mean: f64 = arena.values().sum::<f64>();
             (arena_mean - judge_mean) / arena.len() as f64
         };
@@ -141,7 +141,11 @@ pub fn outcome(j: &CompareJob, c: &Compared) -> Option<f64> {
         Picked::Second => 0.0,
         Picked::Tie => 0.5,
     };
-    Some(if j.forward { first_won } else { 1.0 - first_won })
+    Some(if j.forward {
+        first_won
+    } else {
+        1.0 - first_won
+    })
 }
 
 /// One (prompt, pair) judged in both orders, the orders combined.
@@ -189,7 +193,10 @@ pub fn combine_orders(records: &[(CompareJob, Compared)]) -> (Vec<Combined>, usi
                         y,
                         forward,
                     };
-                    Some(0.5 * (outcome(&j(true), f).expect("parsed") + outcome(&j(false), b).expect("parsed")))
+                    Some(
+                        0.5 * (outcome(&j(true), f).expect("parsed")
+                            + outcome(&j(false), b).expect("parsed")),
+                    )
                 }
                 _ => None,
             },
@@ -214,33 +221,6 @@ pub fn combine_orders(records: &[(CompareJob, Compared)]) -> (Vec<Combined>, usi
         }
     }
     (out, incomplete)
-}
-
-fn cells(n: usize, decisions: &[(usize, usize, f64)]) -> Vec<PairCell> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        for k in i + 1..n {
-            let mut c = PairCell {
-                i: i as u32,
-                j: k as u32,
-                wins_i: 0,
-                wins_j: 0,
-                ties: 0,
-            };
-            for &(x, y, o) in decisions.iter().filter(|d| d.0 == i && d.1 == k) {
-                debug_assert!(x < y);
-                match o {
-                    v if v == 1.0 => c.wins_i += 1,
-                    v if v == 0.0 => c.wins_j += 1,
-                    _ => c.ties += 1,
-                }
-            }
-            if c.n() > 0 {
-                out.push(c);
-            }
-        }
-    }
-    out
 }
 
 /// A judge's position bias.
@@ -379,7 +359,11 @@ pub fn analyse(run: &Run<Config>, rec: &Records, collected: f64) -> Result<Resul
     let style: Vec<Vec<f64>> = rec
         .answers
         .iter()
-        .flat_map(|answers| answers.iter().map(|a| style_counts(&a.text, a.tokens).to_vec()))
+        .flat_map(|answers| {
+            answers
+                .iter()
+                .map(|a| style_counts(&a.text, a.tokens).to_vec())
+        })
         .collect();
 
     let (combined, incomplete) = combine_orders(&rec.judged);
@@ -410,14 +394,11 @@ pub fn analyse(run: &Run<Config>, rec: &Records, collected: f64) -> Result<Resul
     // Ground truth from all of each persona's comparisons, for the report.
     let mut persona_ratings = BTreeMap::new();
     for (u, name) in personas.iter().enumerate() {
-        let d: Vec<(usize, usize, f64)> = judged
+        let d = judged
             .iter()
             .filter(|j| j.persona == u)
-            .map(|j| (j.a, j.b, j.outcome))
-            .collect();
-        let fit = BtParams::default()
-            .prior_precision(0.01)
-            .fit(&PairData::new(names.clone(), cells(m, &d))?)?;
+            .map(|j| (j.a, j.b, j.outcome));
+        let fit = personal::fit_outcomes(&names, d, 0.01)?;
         persona_ratings.insert(name.clone(), fit.ratings.to_map());
     }
 
@@ -461,7 +442,11 @@ pub fn analyse(run: &Run<Config>, rec: &Records, collected: f64) -> Result<Resul
             ));
         }
     }
-    let unparseable = rec.judged.iter().filter(|(_, c)| c.picked.is_none()).count();
+    let unparseable = rec
+        .judged
+        .iter()
+        .filter(|(_, c)| c.picked.is_none())
+        .count();
     if incomplete > 0 {
         warnings.push(format!(
             "{incomplete} of {} (prompt, pair)s lack a parseable answer in one of the two \

@@ -326,15 +326,15 @@ impl Default for Config {
             ],
             prompts: PromptsConfig::default(),
             contestants: vec![
-                Contestant::local("smollm2", "smollm2-135m-instruct", None),
+                Contestant::local("smollm2", "default", None),
                 Contestant::local(
                     "smollm2-terse",
-                    "smollm2-135m-instruct",
+                    "default",
                     Some("Answer in one short sentence. No lists, no formatting."),
                 ),
                 Contestant::local(
                     "smollm2-markdown",
-                    "smollm2-135m-instruct",
+                    "default",
                     Some(
                         "Answer with a markdown heading, a bulleted list and **bold** key \
                          terms.",
@@ -435,13 +435,22 @@ impl Config {
             bail!("prompts.template must contain {{description}}");
         }
         if !(1..=10_000).contains(&pr.per_persona) {
-            bail!("prompts.per_persona must be in 1..=10000, got {}", pr.per_persona);
+            bail!(
+                "prompts.per_persona must be in 1..=10000, got {}",
+                pr.per_persona
+            );
         }
         if !(1..=1024).contains(&pr.max_tokens) {
-            bail!("prompts.max_tokens must be in 1..=1024, got {}", pr.max_tokens);
+            bail!(
+                "prompts.max_tokens must be in 1..=1024, got {}",
+                pr.max_tokens
+            );
         }
         if !(0.0..=2.0).contains(&pr.temperature) {
-            bail!("prompts.temperature must be in [0, 2], got {}", pr.temperature);
+            bail!(
+                "prompts.temperature must be in [0, 2], got {}",
+                pr.temperature
+            );
         }
         if self.contestants.len() < 3 {
             bail!(
@@ -471,10 +480,16 @@ impl Config {
         }
         let g = &self.generation;
         if !(1..=4096).contains(&g.max_tokens) {
-            bail!("generation.max_tokens must be in 1..=4096, got {}", g.max_tokens);
+            bail!(
+                "generation.max_tokens must be in 1..=4096, got {}",
+                g.max_tokens
+            );
         }
         if !(0.0..=2.0).contains(&g.temperature) {
-            bail!("generation.temperature must be in [0, 2], got {}", g.temperature);
+            bail!(
+                "generation.temperature must be in [0, 2], got {}",
+                g.temperature
+            );
         }
         let j = &self.judge;
         j.model.check("judge.model")?;

@@ -57,7 +57,9 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
         c.unusable_prompts,
         c.duplicate_prompts,
         res.contestants.join(", "),
-        res.models.get(crate::config::JUDGE).map_or("", String::as_str),
+        res.models
+            .get(crate::config::JUDGE)
+            .map_or("", String::as_str),
         c.comparisons,
         c.unparseable,
         if c.neutral_comparisons > 0 {
@@ -155,8 +157,7 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
 
     r.heading(2, "Per persona (last point, Kendall τ)");
     let mut t = Table::new(
-        std::iter::once("persona".to_string())
-            .chain(SYSTEMS.iter().map(|(s, _)| s.to_string())),
+        std::iter::once("persona".to_string()).chain(SYSTEMS.iter().map(|(s, _)| s.to_string())),
     );
     for (p, summary) in &ev.by_persona {
         let mut row = cells![p.as_str()];
@@ -281,9 +282,13 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
 
     r.heading(2, "Answers");
     let mut t = Table::new(
-        ["contestant".to_string(), "answers".into(), "cut short".into()]
-            .into_iter()
-            .chain(STYLE.iter().map(|s| format!("mean {s}"))),
+        [
+            "contestant".to_string(),
+            "answers".into(),
+            "cut short".into(),
+        ]
+        .into_iter()
+        .chain(STYLE.iter().map(|s| format!("mean {s}"))),
     );
     for (name, a) in &c.answers {
         let mut row = cells![name.as_str(), a.n, a.truncated];

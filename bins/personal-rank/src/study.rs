@@ -101,7 +101,9 @@ fn seed_for(base: u64, parts: &[&str]) -> u64 {
 
 fn write_messages(cfg: &Config, s: Slot) -> Vec<Message> {
     let d = &cfg.personas[s.persona].description;
-    vec![Message::user(cfg.prompts.template.replace("{description}", d))]
+    vec![Message::user(
+        cfg.prompts.template.replace("{description}", d),
+    )]
 }
 
 fn write_params(cfg: &Config, s: Slot) -> SamplingParams {
@@ -109,7 +111,10 @@ fn write_params(cfg: &Config, s: Slot) -> SamplingParams {
     SamplingParams {
         max_tokens: p.max_tokens,
         temperature: p.temperature,
-        seed: seed_for(p.seed, &[&cfg.personas[s.persona].name, &s.index.to_string()]),
+        seed: seed_for(
+            p.seed,
+            &[&cfg.personas[s.persona].name, &s.index.to_string()],
+        ),
         ..SamplingParams::default()
     }
 }
@@ -138,7 +143,9 @@ pub fn read_prompt(raw: &str) -> Option<String> {
             t = rest.trim();
         }
     }
-    let t = t.trim_matches(|c| c == '"' || c == '“' || c == '”' || c == '*').trim();
+    let t = t
+        .trim_matches(|c| c == '"' || c == '“' || c == '”' || c == '*')
+        .trim();
     (t.chars().filter(|c| c.is_alphanumeric()).count() >= 3).then(|| t.to_string())
 }
 
@@ -219,7 +226,13 @@ impl CompareJob {
     }
 }
 
-fn compared_id(cfg: &Config, judge: &str, persona: Option<usize>, first: &str, second: &str) -> String {
+fn compared_id(
+    cfg: &Config,
+    judge: &str,
+    persona: Option<usize>,
+    first: &str,
+    second: &str,
+) -> String {
     let j = &cfg.judge;
     let system = persona.map_or(String::new(), |u| {
         j.persona_system
@@ -300,7 +313,13 @@ fn compare_stage(
     };
     let id = |j: &CompareJob| {
         let (f, s) = j.shown();
-        compared_id(cfg, &judge_id, j.persona, &answer_ids[j.prompt][f], &answer_ids[j.prompt][s])
+        compared_id(
+            cfg,
+            &judge_id,
+            j.persona,
+            &answer_ids[j.prompt][f],
+            &answer_ids[j.prompt][s],
+        )
     };
     let mut stage = run.stage::<Compared>(name, log)?.planned(jobs.len());
     stage = stage.parsed_when(|c: &Compared| c.picked.is_some());
@@ -310,10 +329,18 @@ fn compare_stage(
         async move {
             let (f, s) = j.shown();
             let text = &prompts[j.prompt].2;
-            let msgs = judge_messages(cfg, j.persona, text, &answers[j.prompt][f].text, &answers[j.prompt][s].text);
+            let msgs = judge_messages(
+                cfg,
+                j.persona,
+                text,
+                &answers[j.prompt][f].text,
+                &answers[j.prompt][s].text,
+            );
             let a = q.ask(judge.as_ref(), &msgs).await?;
             Ok::<_, BoxError>(Compared {
-                judge: j.persona.map_or(NEUTRAL.to_string(), |u| cfg.personas[u].name.clone()),
+                judge: j
+                    .persona
+                    .map_or(NEUTRAL.to_string(), |u| cfg.personas[u].name.clone()),
                 prompt_id: prompts[j.prompt].1.clone(),
                 first: cfg.contestants[f].name.clone(),
                 second: cfg.contestants[s].name.clone(),
@@ -345,7 +372,9 @@ pub fn collect(run: &Run<Config>) -> Result<Records, BoxError> {
     stage.run(&all, wid, |s| {
         let writer = writer.clone();
         async move {
-            let c = writer.generate(&write_messages(cfg, *s), &write_params(cfg, *s)).await?;
+            let c = writer
+                .generate(&write_messages(cfg, *s), &write_params(cfg, *s))
+                .await?;
             Ok::<_, BoxError>(Written {
                 persona: cfg.personas[s.persona].name.clone(),
                 index: s.index,
@@ -382,7 +411,12 @@ pub fn collect(run: &Run<Config>) -> Result<Records, BoxError> {
         .collect::<Result<_, _>>()?;
     let model_ids: Vec<String> = models.iter().map(|m| m.id().to_string()).collect();
     let aid = |&(p, c): &(usize, usize)| {
-        answered_id(cfg, &model_ids[c], &cfg.contestants[c], &prompt_written_ids[p])
+        answered_id(
+            cfg,
+            &model_ids[c],
+            &cfg.contestants[c],
+            &prompt_written_ids[p],
+        )
     };
     let mut stage = run
         .stage::<Answered>("responses", "responses")?
@@ -473,7 +507,10 @@ impl Study for PersonalRank {
         for s in &all {
             let msgs = write_messages(cfg, *s);
             context.offer("prompts.model", writer, &msgs, prompt_room, || {
-                format!("the prompt request of persona `{}`", cfg.personas[s.persona].name)
+                format!(
+                    "the prompt request of persona `{}`",
+                    cfg.personas[s.persona].name
+                )
             });
             let wid = written_id(cfg, &writer_id, *s);
             written.push(PlannedJob {
@@ -503,7 +540,11 @@ impl Study for PersonalRank {
             answer_ids.push(ids);
         }
         // Answers are cut to judge.max_chars characters (≤ max_chars tokens).
-        let answer_room = 2 * (cfg.judge.max_chars.min(4 * cfg.generation.max_tokens as usize));
+        let answer_room = 2
+            * (cfg
+                .judge
+                .max_chars
+                .min(4 * cfg.generation.max_tokens as usize));
         let judge_room = prompt_room + answer_room + TEXT_ANSWER_TOKENS as usize;
         for u in 0..cfg.personas.len() {
             let msgs = judge_messages(cfg, Some(u), "", "", "");
@@ -519,7 +560,13 @@ impl Study for PersonalRank {
             for j in jobs {
                 let (f, s) = j.shown();
                 out.push(PlannedJob {
-                    id: compared_id(cfg, &judge_id, j.persona, &answer_ids[j.prompt][f], &answer_ids[j.prompt][s]),
+                    id: compared_id(
+                        cfg,
+                        &judge_id,
+                        j.persona,
+                        &answer_ids[j.prompt][f],
+                        &answer_ids[j.prompt][s],
+                    ),
                     cached: None,
                 });
             }
@@ -531,7 +578,9 @@ impl Study for PersonalRank {
             StagePlan::known("judge", "judgments", compared).unparseable_when_null("picked"),
         ];
         if cfg.needs_neutral() {
-            plans.push(StagePlan::known("neutral", "neutral", neutral).unparseable_when_null("picked"));
+            plans.push(
+                StagePlan::known("neutral", "neutral", neutral).unparseable_when_null("picked"),
+            );
         }
         analysis::global_ratings(cfg, None)?;
         let details = serde_json::json!({

@@ -5,13 +5,20 @@
 //! Data: strengths θ evenly spread over [−2, 2], battles between uniformly drawn pairs,
 //! 10 % ties, otherwise a Bradley–Terry draw; generated with a fixed seed.
 //!
+//! `style_bt_fit`: System C (`pref_rank::style`) on 3 groups × 6 models × 2 style
+//! features, 2,000 and 20,000 simulated observations (fit + Laplace standard errors).
+//!
 //! `cargo bench -p pref-rank --bench rank` (add `-- --quick` for a smoke run).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pref_data::{write_jsonl, BattleTable, Winner};
-use pref_rank::{BootstrapParams, BtParams, EloParams, PairData, ParamGuard};
+use pref_rank::{
+    BootstrapParams, BtParams, EloParams, PairData, ParamGuard, StyleBtParams, StyleData,
+    StyleObservation,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 
 const MODELS: usize = 200;
 
@@ -109,5 +116,64 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// 3 groups × 6 models × 2 features: θ evenly spread over [−1, 1], δ = 0.3 × a fixed
+/// pattern, β per group, standard normal features, 10 % ties.
+fn style_data(n: usize) -> StyleData {
+    let (groups, models) = (3usize, 6usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let theta: Vec<f64> = (0..models).map(|m| -1.0 + 0.4 * m as f64).collect();
+    let beta = [[0.4, -0.2], [0.0, 0.3], [-0.3, 0.1]];
+    let obs = (0..n)
+        .map(|_| {
+            let g = rng.random_range(0..groups);
+            let a = rng.random_range(0..models);
+            let b = (a + 1 + rng.random_range(0..models - 1)) % models;
+            let x: Vec<f64> = (0..2).map(|_| StandardNormal.sample(&mut rng)).collect();
+            let delta = |m: usize| 0.3 * (((g + 1) * (m + 2)) % 5) as f64 - 0.6;
+            let z =
+                theta[a] + delta(a) - theta[b] - delta(b) + beta[g][0] * x[0] + beta[g][1] * x[1];
+            let outcome = if rng.random::<f64>() < 0.1 {
+                0.5
+            } else if rng.random::<f64>() < 1.0 / (1.0 + (-z).exp()) {
+                1.0
+            } else {
+                0.0
+            };
+            StyleObservation {
+                group: g,
+                a,
+                b,
+                outcome,
+                features: x,
+            }
+        })
+        .collect();
+    let names = |p: &str, k: usize| (0..k).map(|i| format!("{p}{i}")).collect();
+    StyleData::new(
+        names("model-", models),
+        names("persona-", groups),
+        names("style-", 2),
+        obs,
+    )
+    .unwrap()
+}
+
+fn style_bt_fit(c: &mut Criterion) {
+    let params = StyleBtParams::default().check().unwrap();
+    let mut g = c.benchmark_group("style_bt_fit_3_groups_6_models_2_features");
+    for n in [2_000usize, 20_000] {
+        let data = style_data(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("{n}"), |b| {
+            b.iter(|| {
+                let fit = params.fit(&data).unwrap();
+                assert!(fit.covariance && fit.grad_norm <= 1e-9);
+                fit
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, style_bt_fit);
 criterion_main!(benches);

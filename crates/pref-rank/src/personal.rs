@@ -37,7 +37,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::bt::{BtParams, PairCell, PairData};
+use crate::bt::{BtFit, BtParams, PairCell, PairData};
 use crate::elo::EloParams;
 use crate::error::{Error, Result};
 use crate::metrics::ranking_metrics;
@@ -230,7 +230,7 @@ impl PersonalParams {
         if !(self.truth_prior.is_finite() && self.truth_prior > 0.0) {
             return Err(Error::param("truth_prior", "must be finite and > 0"));
         }
-        self.elo.clone().check()?;
+        self.elo.check()?;
         self.reward.clone().check()?;
         self.style.clone().check()?;
         Ok(())
@@ -334,15 +334,30 @@ fn metric_map(pred: &[f64], truth: &[f64]) -> Result<BTreeMap<String, f64>> {
         .collect())
 }
 
-/// Bradley–Terry strengths of `comparisons` (the ground truth of one persona).
-fn truth(data: &PersonalData, comparisons: &[&Judged], prior: f64) -> Result<Vec<f64>> {
-    let m = data.models.len();
+/// The winner of an outcome for `a` (1 `a`, 0 `b`, otherwise a tie).
+fn winner(outcome: f64) -> Winner {
+    if outcome == 1.0 {
+        Winner::A
+    } else if outcome == 0.0 {
+        Winner::B
+    } else {
+        Winner::Tie
+    }
+}
+
+/// Bradley–Terry fit (prior precision `prior`, Elo scale, mean 1000) of
+/// comparisons `(a, b, outcome for a)` among `models` (indices).
+pub fn fit_outcomes(
+    models: &[String],
+    comparisons: impl IntoIterator<Item = (usize, usize, f64)>,
+    prior: f64,
+) -> Result<BtFit> {
     let mut cells: BTreeMap<(usize, usize), PairCell> = BTreeMap::new();
-    for j in comparisons {
-        let (i, k, out) = if j.a < j.b {
-            (j.a, j.b, j.outcome)
+    for (a, b, outcome) in comparisons {
+        let (i, k, out) = if a < b {
+            (a, b, outcome)
         } else {
-            (j.b, j.a, 1.0 - j.outcome)
+            (b, a, 1.0 - outcome)
         };
         let c = cells.entry((i, k)).or_insert(PairCell {
             i: i as u32,
@@ -351,15 +366,23 @@ fn truth(data: &PersonalData, comparisons: &[&Judged], prior: f64) -> Result<Vec
             wins_j: 0,
             ties: 0,
         });
-        match out {
-            x if x == 1.0 => c.wins_i += 1,
-            x if x == 0.0 => c.wins_j += 1,
-            _ => c.ties += 1,
+        match winner(out) {
+            Winner::A => c.wins_i += 1,
+            Winner::B => c.wins_j += 1,
+            Winner::Tie => c.ties += 1,
         }
     }
-    let pairs = PairData::new(data.models.clone(), cells.into_values().collect())?;
-    let fit = BtParams::default().prior_precision(prior).fit(&pairs)?;
-    debug_assert_eq!(fit.theta.len(), m);
+    let pairs = PairData::new(models.to_vec(), cells.into_values().collect())?;
+    BtParams::default().prior_precision(prior).fit(&pairs)
+}
+
+/// Bradley–Terry strengths of `comparisons` (the ground truth of one persona).
+fn truth(data: &PersonalData, comparisons: &[&Judged], prior: f64) -> Result<Vec<f64>> {
+    let fit = fit_outcomes(
+        &data.models,
+        comparisons.iter().map(|j| (j.a, j.b, j.outcome)),
+        prior,
+    )?;
     Ok(fit.theta)
 }
 
@@ -427,14 +450,14 @@ impl Predictor<'_> {
 
     fn elo(&self, train: &[Judged]) -> Result<Vec<f64>> {
         let global = Ratings::new(self.data.models.clone(), self.data.global.clone())?;
-        let mut offsets = EloOffsets::new(global, self.params.elo.clone())?;
+        let mut offsets = EloOffsets::new(global, self.params.elo)?;
         for j in train {
-            let w = match j.outcome {
-                x if x == 1.0 => Winner::A,
-                x if x == 0.0 => Winner::B,
-                _ => Winner::Tie,
-            };
-            offsets.update("u", &self.data.models[j.a], &self.data.models[j.b], w)?;
+            offsets.update(
+                "u",
+                &self.data.models[j.a],
+                &self.data.models[j.b],
+                winner(j.outcome),
+            )?;
         }
         Ok(offsets.user_ratings("u").values)
     }
@@ -738,8 +761,7 @@ pub fn evaluate(data: &PersonalData, params: &PersonalParams) -> Result<Personal
             for x in 0..m {
                 let (fit, standard) = pred.style_fit(all, Some(x))?;
                 let mut per_persona = BTreeMap::new();
-                for u in 0..nu {
-                    let t = &truths[u];
+                for (u, t) in truths.iter().enumerate() {
                     let without: Vec<Judged> = split.train[u]
                         .iter()
                         .filter(|j| j.a != x && j.b != x)

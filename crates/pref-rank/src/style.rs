@@ -58,8 +58,9 @@ const LBFGS_MEMORY: usize = 10;
 /// L-BFGS hands over to Newton steps once the norm of the Jacobi-scaled gradient (a
 /// proxy of the Newton decrement √(gᵀH⁻¹g)) is below this: the iterate is then well
 /// inside the region where Newton's method converges quadratically, and one to three
-/// steps reach `grad_tol`, where L-BFGS alone would crawl (its line search works on
-/// cost differences that are by then at rounding level of a sum over observations).
+/// steps reach `grad_tol` (on the 3,804-parameter test in `tests/style.rs`: 20 L-BFGS
+/// iterations and 3 Newton steps, against 705 iterations of unscaled L-BFGS alone,
+/// whose line search then works on cost differences at rounding level of the sum).
 const NEWTON_HANDOVER: f64 = 1e-4;
 
 /// Newton steps at most after L-BFGS (also bounded by what `max_iters` leaves).

@@ -470,9 +470,11 @@ fn recovers_known_parameters() {
                 .collect()
         })
         .collect();
-    for m in 0..m_n {
-        let mean = (0..g_n).map(|g| delta[g][m]).sum::<f64>() / g_n as f64;
-        (0..g_n).for_each(|g| delta[g][m] -= mean);
+    let model_mean: Vec<f64> = (0..m_n)
+        .map(|m| delta.iter().map(|row| row[m]).sum::<f64>() / g_n as f64)
+        .collect();
+    for row in delta.iter_mut() {
+        row.iter_mut().zip(&model_mean).for_each(|(d, c)| *d -= c);
     }
     for row in delta.iter_mut() {
         let mean = row.iter().sum::<f64>() / m_n as f64;
@@ -538,22 +540,22 @@ fn recovers_known_parameters() {
             fit.strength_se[m],
             theta[m],
         );
-        for g in 0..g_n {
+        for (g, row) in delta.iter().enumerate() {
             check(
                 format!("δ[{g}][{m}]"),
                 fit.offsets[g][m],
                 fit.offset_se[g][m],
-                delta[g][m],
+                row[m],
             );
         }
     }
-    for g in 0..g_n {
-        for k in 0..2 {
+    for (g, row) in beta.iter().enumerate() {
+        for (k, &truth) in row.iter().enumerate() {
             check(
                 format!("β[{g}][{k}]"),
                 fit.style[g][k],
                 fit.style_se[g][k],
-                beta[g][k],
+                truth,
             );
         }
     }
@@ -567,10 +569,10 @@ fn recovers_known_parameters() {
     // persona's strengths split into θ + δ); the estimates themselves are close.
     for m in 0..m_n {
         close(fit.strength[m], theta[m], 0.1, &format!("θ[{m}]"));
-        for g in 0..g_n {
+        for (g, row) in delta.iter().enumerate() {
             close(
                 fit.persona_strength(g, m) - fit.persona_strength(g, 0),
-                theta[m] + delta[g][m] - theta[0] - delta[g][0],
+                theta[m] + row[m] - theta[0] - row[0],
                 0.25,
                 &format!("persona {g} contrast {m} − 0"),
             );

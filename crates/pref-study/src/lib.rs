@@ -14,6 +14,7 @@ pub mod run;
 pub mod stage;
 pub mod status;
 pub mod study;
+pub mod testing;
 
 #[cfg(feature = "openai")]
 pub use batch::{batch_export, batch_import, ExportedFile, ImportedFile};
