@@ -281,6 +281,9 @@ pub struct StyleSummary {
     pub fit: StyleBtFit,
     /// Means and sds the style differences were standardised with.
     pub standardizer: pref_rank::style::Standardizer,
+    /// Style counts whose difference never varies over the comparisons (e.g. no
+    /// answer has a heading): their coefficients are the prior's, not estimates.
+    pub constant: Vec<String>,
 }
 
 /// What `results.json` holds.
@@ -390,6 +393,22 @@ pub fn analyse(run: &Run<Config>, rec: &Records, collected: f64) -> Result<Resul
     let params = cfg.personal_params();
     let evaluation = personal::evaluate(&data, &params)?;
     let (fit, standardizer) = personal::style_fit_all(&data, &params.style)?;
+    let constant = STYLE
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| {
+            let mut d = judged.iter().map(|j| {
+                let (x, y) = (
+                    &data.style[j.prompt * m + j.a],
+                    &data.style[j.prompt * m + j.b],
+                );
+                pref_rank::relative_difference(x[*k], y[*k])
+            });
+            let first = d.next();
+            d.all(|v| Some(v) == first)
+        })
+        .map(|(_, s)| s.to_string())
+        .collect();
 
     // Ground truth from all of each persona's comparisons, for the report.
     let mut persona_ratings = BTreeMap::new();
@@ -510,7 +529,11 @@ pub fn analyse(run: &Run<Config>, rec: &Records, collected: f64) -> Result<Resul
         persona_ratings,
         evaluation,
         verdicts,
-        style: StyleSummary { fit, standardizer },
+        style: StyleSummary {
+            fit,
+            standardizer,
+            constant,
+        },
         warnings,
         model_calls: run.calls(),
         models: run.model_ids(),

@@ -546,3 +546,82 @@ impl StudyConfig for Config {
         self.resolved = Some(ResolvedModels::record(ids, version));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(c: &Config) -> String {
+        c.check().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_pass_and_bad_settings_are_named() {
+        Config::default().check().unwrap();
+        let mut c = Config::default();
+        c.personas[1].name = "coder".into();
+        assert_eq!(err(&c), "personas[1].name `coder` is used twice");
+        let mut c = Config::default();
+        c.contestants[2].name = "a b".into();
+        assert!(
+            err(&c).starts_with("contestants[2].name `a b` must be"),
+            "{}",
+            err(&c)
+        );
+        let mut c = Config::default();
+        c.judge.template = "pick {first}".into();
+        assert_eq!(err(&c), "judge.template must contain {prompt}");
+        let mut c = Config::default();
+        c.judge.labels = ["A".into(), "A".into()];
+        assert!(err(&c).starts_with("judge.labels must be two different"));
+        let mut c = Config::default();
+        c.prompts.template = "Write a question.".into();
+        assert_eq!(err(&c), "prompts.template must contain {description}");
+        let mut c = Config::default();
+        c.analysis.sizes = vec![12, 6];
+        assert!(
+            err(&c).starts_with("analysis: invalid parameter `sizes`"),
+            "{}",
+            err(&c)
+        );
+        let mut c = Config::default();
+        c.analysis.style.offset_precision = -1.0;
+        assert!(err(&c).contains("offset_precision"), "{}", err(&c));
+        let mut c = Config::default();
+        c.analysis.reward.dropout = 1.0;
+        assert!(err(&c).contains("dropout"), "{}", err(&c));
+        let mut c = Config::default();
+        c.personas.clear();
+        assert!(err(&c).starts_with("personas: give at least one"));
+    }
+
+    #[test]
+    fn the_neutral_judge_runs_only_when_a_rating_is_missing() {
+        let mut c = Config::default();
+        assert!(c.needs_neutral());
+        c.global.leaderboard = Some("board.csv".into());
+        for (i, k) in c.contestants.iter_mut().enumerate() {
+            k.arena = Some(format!("model-{i}"));
+        }
+        assert!(!c.needs_neutral());
+        c.contestants[0].arena = None;
+        assert!(c.needs_neutral());
+    }
+
+    /// The example configurations parse and pass the checks.
+    #[test]
+    fn example_configs_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs");
+        let c = pref_study::read_config::<Config>(&dir.join("personal-rank.toml")).unwrap();
+        c.check().unwrap();
+        assert_eq!(c.contestants.len(), 4);
+        let c =
+            pref_study::read_config::<Config>(&dir.join("personal-rank-endpoints.toml")).unwrap();
+        c.check().unwrap();
+        assert_eq!(
+            c.contestants[2].arena.as_deref(),
+            Some("gpt-4o-mini-2024-07-18")
+        );
+        assert!(c.needs_neutral());
+    }
+}

@@ -23,6 +23,17 @@ fn label(system: &str) -> &str {
         .map_or(system, |(_, l)| l)
 }
 
+/// A system's name in a chart legend.
+fn short(system: &str) -> &str {
+    match system {
+        "global" => "global only",
+        "A" => "A: Elo offsets",
+        "B" => "B: reward head",
+        "C" => "C: style BT",
+        s => s,
+    }
+}
+
 fn mi(m: Option<&MeanInterval>) -> String {
     m.map_or("–".into(), |m| {
         format!("{:.3} [{:.3}, {:.3}]", m.mean, m.ci[0], m.ci[1])
@@ -137,7 +148,7 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
                     })
                     .collect();
                 (!pts.is_empty()).then(|| {
-                    Series::new(label(s), pts.iter().map(|p| (p.0, p.1)).collect())
+                    Series::new(short(s), pts.iter().map(|p| (p.0, p.1)).collect())
                         .with_band(pts.iter().map(|p| (p.2, p.3)).collect())
                 })
             })
@@ -246,6 +257,10 @@ pub fn write(run: &Run<Config>, res: &Results) -> Result<()> {
         };
         let mut cells_row = cells![who.as_str()];
         for (k, &b) in row.iter().enumerate() {
+            if res.style.constant.iter().any(|c| c == STYLE[k]) {
+                cells_row.push("constant in the data".into());
+                continue;
+            }
             let (lo, hi) = fit.interval(b, fit.style_se[g][k]);
             cells_row.push(format!("{b:.3} [{lo:.3}, {hi:.3}]").into());
             let err = fit.z * fit.style_se[g][k];

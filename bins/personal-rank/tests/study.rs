@@ -5,7 +5,8 @@
 //! one thread with an identical evaluation (the reward head is bit-identical
 //! for a seed whatever the thread count); the same run killed while answering
 //! and while judging, then resumed, equal to the uninterrupted one with no
-//! record twice; bad settings named before any model call.
+//! record twice; a new judge setting re-using the prompts and answers from the
+//! cache; bad settings named before any model call.
 //!
 //! Skips when the models are missing, unless `PREF_REQUIRE_MODELS=1`.
 
@@ -239,6 +240,26 @@ fn a_small_run_matches_its_records_reruns_on_one_thread_and_resumes_after_kills(
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["model_calls"]["made"], 0);
     assert_eq!(again["evaluation"], a["evaluation"]);
+
+    // Another persona system message in a new run: the prompts, the answers and
+    // the neutral comparisons come from the model cache; only the persona
+    // comparisons are asked again.
+    let cfg_judge = config(
+        tmp.path(),
+        "[judge]\npersona_system = \"You are {description}.\"\n",
+    );
+    let j = a_bin.ok(&[
+        "run",
+        "--config",
+        &cfg_judge,
+        "--out",
+        tmp.path().join("j").to_str().unwrap(),
+    ]);
+    assert_eq!(j["model_calls"]["made"].as_u64().unwrap(), 6 * kept as u64);
+    assert_eq!(
+        j["model_calls"]["cached"].as_u64().unwrap(),
+        6 + 9 * kept as u64
+    );
 
     // Killed while answering and while judging, then resumed.
     let b_bin = bin(&tmp.path().join("cache-b"));

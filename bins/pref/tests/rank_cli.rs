@@ -234,3 +234,90 @@ fn every_subcommand_has_help() {
         assert!(text.contains("Usage: pref"), "{text}");
     }
 }
+
+/// `pref style-bt` on pref-rank's System C fixture, written as styled battles:
+/// the shared-style fit equals scipy's (the constants of
+/// crates/pref-rank/tests/style.rs, from crates/pref-rank/tests/data/style_bt_ref.py:
+/// L-BFGS-B, then Newton steps, on the same objective).
+#[test]
+fn style_bt_equals_the_scipy_reference() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/pref-rank/tests/data/style_bt.jsonl");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("styled.jsonl");
+    let mut out = String::new();
+    for line in std::fs::read_to_string(&fixture).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let raw: Vec<f64> = v["raw"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let winner = match v["outcome"].as_f64().unwrap() {
+            o if o > 0.75 => "a",
+            o if o < 0.25 => "b",
+            _ => "tie",
+        };
+        let row = serde_json::json!({
+            "group": format!("persona-{}", v["group"]),
+            "a": format!("model-{}", v["a"]),
+            "b": format!("model-{}", v["b"]),
+            "winner": winner,
+            "style_a": {"length": raw[0], "headers": raw[2]},
+            "style_b": {"length": raw[1], "headers": raw[3]},
+        });
+        out.push_str(&format!("{row}\n"));
+    }
+    std::fs::write(&file, out).unwrap();
+    let (ok, v, err) = pref(&["style-bt", "--battles", s(&file), "--shared-style"]);
+    assert!(ok, "{err}");
+    let close = |got: &Value, want: f64| {
+        let got = got.as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "got {got}, want {want}");
+    };
+    // SH_OBJECTIVE, SH_STYLE and SH_STRENGTH[0] of crates/pref-rank/tests/style.rs.
+    close(&v["objective"], 151.03151832650244);
+    close(
+        &v["style"]["all"]["length"]["estimate"],
+        0.24069444065568796,
+    );
+    close(
+        &v["style"]["all"]["headers"]["estimate"],
+        0.08939124408813054,
+    );
+    close(&v["style"]["all"]["length"]["se"], 0.141029347534392);
+    close(&v["strength"]["model-0"]["estimate"], 0.508931066183628);
+    assert_eq!(v["n"], 240);
+    // One row per persona without --shared-style (PG_OBJECTIVE).
+    let (ok, v, err) = pref(&["style-bt", "--battles", s(&file)]);
+    assert!(ok, "{err}");
+    close(&v["objective"], 145.57348882635085);
+    assert_eq!(v["style"].as_object().unwrap().len(), 3);
+
+    // Bad input: `path:line: field`.
+    let bad = tmp.path().join("bad.jsonl");
+    let good = r#"{"a": "x", "b": "y", "winner": "a", "style_a": {"tokens": 3}, "style_b": {"tokens": 5}}"#;
+    for (second, want) in [
+        (
+            r#"{"a": "x", "b": "x", "winner": "a", "style_a": {"tokens": 3}, "style_b": {"tokens": 5}}"#,
+            "bad.jsonl:2: b: is the same model as `a`",
+        ),
+        (
+            r#"{"a": "x", "b": "y", "winner": "a", "style_a": {"tokens": 3}, "style_b": {"bold": 5}}"#,
+            "bad.jsonl:2: style_b: must name the same counts",
+        ),
+        (
+            r#"{"a": "x", "b": "y", "winner": "a", "style_a": {"tokens": -3}, "style_b": {"tokens": 5}}"#,
+            "bad.jsonl:2: style_a: `tokens` must be a finite count ≥ 0",
+        ),
+        (
+            r#"{"a": "x", "b": "y", "winner": "a", "style_a": {"bold": 3}, "style_b": {"bold": 5}}"#,
+            "bad.jsonl:2: style_a: names [\"bold\"], but the first record names [\"tokens\"]",
+        ),
+    ] {
+        std::fs::write(&bad, format!("{good}\n{second}\n")).unwrap();
+        let (ok, _, err) = pref(&["style-bt", "--battles", s(&bad)]);
+        assert!(!ok && err.contains(want), "{want}: {err}");
+    }
+}

@@ -553,15 +553,16 @@ impl Predictor<'_> {
         Ok(out)
     }
 
-    /// System C on every persona's first `n` comparisons (without `exclude`'s).
+    /// System C on every persona's first `n` comparisons not involving `exclude`.
     fn style_fit(&self, n: usize, exclude: Option<usize>) -> Result<(StyleBtFit, Standardizer)> {
         let d = self.data;
         let mut raw = Vec::new();
         for t in &self.split.train {
-            for j in t.iter().take(n) {
-                if exclude.is_some_and(|x| j.a == x || j.b == x) {
-                    continue;
-                }
+            let kept = t
+                .iter()
+                .filter(|j| exclude.is_none_or(|x| j.a != x && j.b != x))
+                .take(n);
+            for j in kept {
                 raw.push((*j, d.style_x(j.prompt, j.a, j.b)));
             }
         }
@@ -765,6 +766,7 @@ pub fn evaluate(data: &PersonalData, params: &PersonalParams) -> Result<Personal
                     let without: Vec<Judged> = split.train[u]
                         .iter()
                         .filter(|j| j.a != x && j.b != x)
+                        .take(all)
                         .copied()
                         .collect();
                     let mut preds = vec![
