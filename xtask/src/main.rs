@@ -15,20 +15,22 @@
 //!   when nextest is not installed) and the doc tests, stopping at the first failure.
 //!   With `CI=true` the tests run with `PREF_REQUIRE_SHARED=1`, so tests that need
 //!   `../shared/data` fail instead of skipping.
-//! - `demo`: runs the project's main job on the embedded default model (the steps are
-//!   listed in `DEMO_STEPS`) and prints where the results are (`runs/demo/`).
+//! - `demo`: the six studies, small, on the embedded models and the fixtures: one
+//!   release build up front, each study with its progress bar, then
+//!   `runs/demo/index.html` linking every report; prints each phase's time.
 //! - `bench [-p PKG] [-- ARGS]`: `cargo bench` over the workspace or one package.
 
 mod cmd;
+mod demo;
+mod demo_index;
 mod setup;
 
 use std::env;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
@@ -57,7 +59,8 @@ enum Task {
     Setup(SetupArgs),
     /// Run setup, fmt, clippy, the tests and the doc tests: what CI runs (.ci/run).
     Test(TestArgs),
-    /// Run the main job on the embedded default model; results go to runs/demo/.
+    /// Run all six studies small on the embedded models (one release build first);
+    /// results and runs/demo/index.html go to runs/demo/.
     Demo,
     /// Run the benchmarks (`cargo bench`).
     Bench(BenchArgs),
@@ -93,7 +96,7 @@ fn main() -> Result<()> {
     match cli.task {
         Task::Setup(args) => setup::run(&args.only),
         Task::Test(args) => run_tests(&args.nextest_args),
-        Task::Demo => demo(),
+        Task::Demo => demo::run(),
         Task::Bench(args) => bench(args.package.as_deref(), &args.args),
     }
 }
@@ -222,177 +225,6 @@ fn step(command: &mut Command) -> Result<()> {
         println!("    FAILED ({secs:.1}s)");
     }
     result.with_context(|| format!("test step `{label}` failed"))
-}
-
-// ---------------------------------------------------------------------------------------
-// demo
-// ---------------------------------------------------------------------------------------
-
-/// Directory (relative to the workspace root) where `cargo xtask demo` writes its results.
-const DEMO_DIR: &str = "runs/demo";
-
-/// One step of `cargo xtask demo`: `cargo run --release --quiet -p PACKAGE -- ARGS`, run
-/// from the workspace root.
-struct DemoStep {
-    /// Package whose (single) binary runs the step: `pref`, later the study binaries.
-    package: &'static str,
-    /// Arguments of the binary; paths are relative to the workspace root.
-    args: &'static [&'static str],
-    /// If set, the step's stdout is saved to this file (relative to the workspace root).
-    stdout_to: Option<&'static str>,
-    /// Files the binary itself writes (relative to the workspace root); checked to exist.
-    writes: &'static [&'static str],
-}
-
-// =======================================================================================
-// DEMO STEPS: the demo pipeline, in order. Later issues append the study runs here (the
-// `utility`, `self-preference`, … binaries), with their outputs under runs/demo/.
-// =======================================================================================
-const DEMO_STEPS: &[DemoStep] = &[
-    DemoStep {
-        package: "pref",
-        args: &[
-            "convert",
-            "fixtures/battles.jsonl",
-            "runs/demo/battles.parquet",
-            "--kind",
-            "battle",
-        ],
-        stdout_to: None,
-        writes: &["runs/demo/battles.parquet"],
-    },
-    DemoStep {
-        package: "pref",
-        args: &["inspect", "runs/demo/battles.parquet", "--kind", "battle"],
-        stdout_to: Some("runs/demo/battles-summary.json"),
-        writes: &[],
-    },
-    DemoStep {
-        package: "pref",
-        args: &[
-            "inspect",
-            "fixtures/pair_counts.jsonl",
-            "--kind",
-            "pair-counts",
-        ],
-        stdout_to: Some("runs/demo/pair-counts-summary.json"),
-        writes: &[],
-    },
-    DemoStep {
-        package: "pref",
-        args: &[
-            "choice",
-            "--model",
-            "default",
-            "--prompt",
-            "Which task would you rather do?\nA: write a short poem about the sea\nB: sort a list of numbers\nAnswer with A or B.",
-            "--options",
-            "A,B",
-        ],
-        stdout_to: Some("runs/demo/choice.json"),
-        writes: &[],
-    },
-    DemoStep {
-        package: "pref",
-        args: &[
-            "generate",
-            "--model",
-            "default",
-            "--max-tokens",
-            "48",
-            "Summarise in one sentence: the town council voted to turn the disused railway line into a cycle path that opens next spring.",
-        ],
-        stdout_to: Some("runs/demo/generate.json"),
-        writes: &[],
-    },
-    // The utility study on 8 fixture tasks (56 questions to the default model; a
-    // rerun is answered from the model cache). Its run directory is recreated each time.
-    DemoStep {
-        package: "utility",
-        args: &[
-            "run",
-            "--config",
-            "examples/configs/utility.toml",
-            "--out",
-            "runs/demo/utility",
-        ],
-        stdout_to: Some("runs/demo/utility-results.json"),
-        writes: &["runs/demo/utility/report.md", "runs/demo/utility/plots/utilities.png"],
-    },
-    // The self-preference study on 3 fixture articles: SmolLM2, Gemma and a SmolLM2
-    // variant write and judge, the reference highlights are a fourth author.
-    DemoStep {
-        package: "self-preference",
-        args: &[
-            "run",
-            "--config",
-            "examples/configs/self-preference.toml",
-            "--out",
-            "runs/demo/self-preference",
-        ],
-        stdout_to: Some("runs/demo/self-preference-results.json"),
-        writes: &[
-            "runs/demo/self-preference/report.md",
-            "runs/demo/self-preference/plots/heatmap_preference.png",
-        ],
-    },
-];
-
-/// `cargo xtask demo`: setup of the default model, then [`DEMO_STEPS`].
-fn demo() -> Result<()> {
-    setup::run(&["default".to_owned(), "gemma-3-270m".to_owned()])?;
-
-    let root = workspace_root();
-    let out_dir = root.join(DEMO_DIR);
-    let study_dir = out_dir.join("utility");
-    let sp_dir = out_dir.join("self-preference");
-    for dir in [&study_dir, &sp_dir] {
-        if dir.exists() {
-            fs::remove_dir_all(dir)
-                .with_context(|| format!("could not remove {}", dir.display()))?;
-        }
-    }
-    fs::create_dir_all(&out_dir)
-        .with_context(|| format!("could not create {}", out_dir.display()))?;
-
-    let mut written: Vec<&str> = Vec::new();
-    for demo_step in DEMO_STEPS {
-        let name = format!("{} {}", demo_step.package, demo_step.args.join(" "));
-        println!("==> {name}");
-        let mut run = cargo(&root);
-        run.args(["run", "--release", "--quiet", "-p", demo_step.package, "--"])
-            .args(demo_step.args);
-        match demo_step.stdout_to {
-            Some(target) => {
-                let stdout = cmd::stdout_of(&mut run)
-                    .with_context(|| format!("demo step `{name}` failed"))?;
-                let path = root.join(target);
-                fs::write(&path, stdout)
-                    .with_context(|| format!("could not write {}", path.display()))?;
-                println!("    stdout saved to {target}");
-            }
-            None => cmd::run(&mut run).with_context(|| format!("demo step `{name}` failed"))?,
-        }
-        for &file in demo_step.writes.iter().chain(demo_step.stdout_to.iter()) {
-            if !root.join(file).is_file() {
-                bail!("demo step `{name}` did not write {file}");
-            }
-            written.push(file);
-        }
-    }
-
-    println!("files written:");
-    for &file in &written {
-        let size = fs::metadata(root.join(file)).map_or(0, |m| m.len());
-        println!("  {file} ({size} bytes)");
-    }
-    println!("results: {}", out_dir.display());
-    println!("utility report: {}", study_dir.join("report.md").display());
-    println!(
-        "self-preference report: {}",
-        sp_dir.join("report.md").display()
-    );
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
