@@ -2,7 +2,8 @@
 //! project's fixtures, in one visible pass: the models, one release build of
 //! every binary (cargo's own progress), each study with its progress bar, then
 //! `runs/demo/index.html` linking every report. Prints the time of each phase,
-//! this run's and the first run's (cold: empty model cache, cold build).
+//! this run's and the first run's on this machine (`runs/demo/timings.json`;
+//! the first is cold when the model cache and the build were).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -47,15 +48,17 @@ pub const STUDIES: &[DemoStudy] = &[
     DemoStudy {
         bin: "robustness",
         question: "Do utilities survive changes of the prompt template?",
+        // 10 items (the least analysis.min_shared compares), 6 configurations (15
+        // pairs of configurations for the intercept and 11 factors).
         args: &[
             "--config",
             "examples/configs/robustness.toml",
             "--n-items",
-            "8",
+            "10",
             "--n-configs",
-            "4",
+            "6",
         ],
-        cold: "2 min",
+        cold: "3 min",
     },
     DemoStudy {
         bin: "probe",
@@ -211,10 +214,7 @@ pub fn run() -> Result<()> {
 
     let first = record_times(&out, &times)?;
     println!();
-    println!(
-        "{:<16} {:>12} {:>16}",
-        "phase", "this run", "first (cold) run"
-    );
+    println!("{:<16} {:>12} {:>16}", "phase", "this run", "first run");
     for (phase, secs) in &times {
         let cold = first
             .as_ref()

@@ -66,24 +66,101 @@ pub fn headlines(bin: &str, r: &Value) -> Vec<String> {
             }
         }
         "arena-cje" => {
-            if let Some(policies) = r["cje"]["policies"].as_object() {
+            if let Some(policies) = r["policies"].as_object() {
                 for (p, v) in policies {
-                    if let Some(e) = estimate(&v["estimates"]["direct"]) {
-                        out.push(format!("{p}: calibrated direct estimate {e}"));
+                    let trust = v["verdict"]["trust"].as_str().unwrap_or("direct");
+                    if let Some(e) = estimate(&r["cje"]["policies"][p]["estimates"][trust]) {
+                        out.push(format!(
+                            "{p}: {trust} {e}; {}",
+                            v["verdict"]["why"].as_str().unwrap_or("")
+                        ));
                     }
                 }
             }
-            if let Some(policies) = r["policies"].as_object() {
-                for (p, v) in policies {
-                    if let Some(t) = v["verdict"]["text"].as_str().or(v["verdict"].as_str()) {
-                        out.push(format!("{p}: {t}"));
+        }
+        "utility" => {
+            if let (Some(acc), Some(n)) = (
+                num(&r["heldout"]["accuracy"]),
+                r["heldout"]["n_pairs"].as_u64(),
+            ) {
+                out.push(format!("held-out accuracy {acc:.3} on {n} pairs"));
+            }
+            if let Some(b) = pair(
+                &r["position_bias"]["share_first"],
+                &r["position_bias"]["ci95"],
+            ) {
+                out.push(format!("first-shown option wins {b}"));
+            }
+        }
+        "self-preference" => {
+            if let Some(judges) = r["judges"].as_object() {
+                for (j, v) in judges {
+                    if let (Some(sp), Some(first)) = (
+                        estimate(&v["self_preference"]),
+                        estimate(&v["first_option_rate"]),
+                    ) {
+                        out.push(format!(
+                            "judge {j}: prefers its own output {sp}; first-shown wins {first}"
+                        ));
                     }
                 }
+            }
+        }
+        "robustness" => {
+            let g = &r["regression"];
+            if let Some(r2) = num(&g["r2"]) {
+                // A demo-sized design is nearly saturated (few configuration pairs
+                // per coefficient), so its bootstrap interval says little: the
+                // report has it.
+                out.push(format!(
+                    "factor regression of the runs' utility agreement: R² {r2:.3} from {} pairs \
+                     of configurations for {} coefficients (rank {})",
+                    g["n_pairs"], g["p"], g["rank"]
+                ));
+            }
+            if let Some(c) = num(&r["mean_hard_cycle_rate"]) {
+                out.push(format!(
+                    "hard-cycle rate over triads {c:.3} (random choices: 0.25)"
+                ));
+            }
+            if let Some(p) = num(&r["positivity"]["overall_logprobs"]["positive"]) {
+                out.push(format!(
+                    "self-reports positive by probabilities: {:.0}%",
+                    100.0 * p
+                ));
+            }
+        }
+        "probe" => {
+            for h in r["headlines"].as_array().into_iter().flatten() {
+                if let (Some(t), Some(v)) = (h["target"].as_str(), h["verdict"].as_str()) {
+                    let value = pair(&h["value"]["value"], &h["value"]["ci95"]).unwrap_or_default();
+                    out.push(format!(
+                        "{t}: best site {}, held-out {} {value}; {v}",
+                        h["site"].as_str().unwrap_or("?"),
+                        h["metric"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+            if let Some(f) = pair(
+                &r["choices"]["first_shown_share"][0],
+                &r["choices"]["first_shown_share"][1],
+            ) {
+                out.push(format!("first-shown option wins {f}"));
             }
         }
         _ => {}
     }
     out
+}
+
+/// `x [lo, hi]` from a value and a `[lo, hi]` array.
+fn pair(v: &Value, ci: &Value) -> Option<String> {
+    Some(format!(
+        "{:.3} [{:.3}, {:.3}]",
+        num(v)?,
+        num(&ci[0])?,
+        num(&ci[1])?
+    ))
 }
 
 /// The report's warnings: the text of every `> [!WARNING]` block.
