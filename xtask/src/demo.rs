@@ -151,7 +151,7 @@ pub fn run() -> Result<()> {
     times.push(("models".into(), t.elapsed().as_secs_f64()));
 
     println!(
-        "[2/4] one release build of the six study binaries and `pref` (cold: about 25 min on \
+        "[2/4] one release build of the six study binaries and `pref` (cold: about 20 min on \
          2 cores, most of it llama.cpp, arrow and candle; warm: seconds)"
     );
     let t = Instant::now();
@@ -165,7 +165,7 @@ pub fn run() -> Result<()> {
 
     let bin_dir = release_dir(&root);
     println!(
-        "[3/4] the six studies on the embedded models and the fixtures (cold: about 12 min; \
+        "[3/4] the six studies on the embedded models and the fixtures (cold: about 10 min; \
          a second demo answers from the model cache)"
     );
     for (i, s) in STUDIES.iter().enumerate() {
