@@ -91,11 +91,6 @@ pub struct Answer {
     pub text: String,
 }
 
-fn seed_for(base: u64, parts: &[&str]) -> u64 {
-    let h = record_id(parts);
-    base.wrapping_add(u64::from_str_radix(&h[..16], 16).expect("hex digest"))
-}
-
 /// The messages a policy answers.
 pub fn policy_messages(system: &str, prompt: &str) -> Vec<Message> {
     let system = (!system.trim().is_empty()).then_some(system);
@@ -111,7 +106,7 @@ fn policy_params(cfg: &Config, seed_parts: &[&str], logprobs: bool) -> SamplingP
         temperature: l.temperature,
         top_p: l.top_p,
         top_k: l.top_k,
-        seed: seed_for(l.seed, seed_parts),
+        seed: pref_data::derived_seed(l.seed, seed_parts),
         logprobs,
         ..SamplingParams::default()
     }

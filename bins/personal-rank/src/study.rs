@@ -94,11 +94,6 @@ pub fn prompt_id(cfg: &Config, s: Slot) -> String {
     format!("{}-{}", cfg.personas[s.persona].name, s.index)
 }
 
-fn seed_for(base: u64, parts: &[&str]) -> u64 {
-    let h = record_id(parts);
-    base.wrapping_add(u64::from_str_radix(&h[..16], 16).expect("hex digest"))
-}
-
 fn write_messages(cfg: &Config, s: Slot) -> Vec<Message> {
     let d = &cfg.personas[s.persona].description;
     vec![Message::user(
@@ -111,7 +106,7 @@ fn write_params(cfg: &Config, s: Slot) -> SamplingParams {
     SamplingParams {
         max_tokens: p.max_tokens,
         temperature: p.temperature,
-        seed: seed_for(
+        seed: pref_data::derived_seed(
             p.seed,
             &[&cfg.personas[s.persona].name, &s.index.to_string()],
         ),
@@ -158,7 +153,7 @@ fn answer_params(cfg: &Config, c: &Contestant, pid: &str) -> SamplingParams {
     SamplingParams {
         max_tokens: g.max_tokens,
         temperature: cfg.temperature(c),
-        seed: seed_for(g.seed, &[&c.name, pid]),
+        seed: pref_data::derived_seed(g.seed, &[&c.name, pid]),
         ..SamplingParams::default()
     }
 }

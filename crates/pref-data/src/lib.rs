@@ -22,4 +22,4 @@ pub use records::{
     Battle, Choice, Chosen, Comparison, FieldError, JudgeDecision, LoggedSample, MuSigma, Order,
     PairChoice, PairCounts, Record, Task, UtilityRunRecord, Winner,
 };
-pub use run::{record_id, scan_records, write_atomic, RecordLog, RunDir, ScannedLog};
+pub use run::{derived_seed, record_id, scan_records, write_atomic, RecordLog, RunDir, ScannedLog};

@@ -32,6 +32,14 @@ pub fn record_id<S: AsRef<str>>(parts: &[S]) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// A sampling seed derived from `base` and the parts: `base` plus the first 16
+/// hex digits of [`record_id`] of the parts (wrapping), so every job of a stage
+/// gets its own seed, stable across runs and independent of job order.
+pub fn derived_seed<S: AsRef<str>>(base: u64, parts: &[S]) -> u64 {
+    let h = record_id(parts);
+    base.wrapping_add(u64::from_str_radix(&h[..16], 16).expect("record_id is hex"))
+}
+
 fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
