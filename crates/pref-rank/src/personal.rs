@@ -868,9 +868,9 @@ pub fn evaluate(data: &PersonalData, params: &PersonalParams) -> Result<Personal
         let per_seed: Vec<Scores> = seeds
             .iter()
             .map(|s| {
-                let mut u = 0;
-                let as_personas: BTreeMap<String, Scores> = s.leave_one_out.clone();
-                average(&as_personas, &mut u)
+                // Averaged over the left-out models, as over personas above.
+                let mut undefined_here = 0;
+                average(&s.leave_one_out, &mut undefined_here)
             })
             .collect();
         let refs: Vec<&Scores> = per_seed.iter().collect();
